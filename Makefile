@@ -1,0 +1,140 @@
+# pyrometer build. `make` builds BPF objects, skeletons and the two binaries into build/;
+# `make deps` installs Debian packages; `make test` runs every test tier; `make bench` the benchmarks.
+# New sources need no edits here: bpf/*.bpf.c become skeletons, src/*.c (but the two mains) form
+# the shared library, tests/unit/test_*.c become cmocka test binaries.
+# SAN=1 builds everything with ASan+UBSan into build-san/.
+
+ARCH      ?= x86_64
+SAN       ?= 0
+ifeq ($(SAN),1)
+O         ?= build-san
+SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+O         ?= build
+SANFLAGS  :=
+endif
+
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+PROTOC_C  ?= protoc-c
+VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+PKGS      := libbpf libelf zlib libcurl libmicrohttpd json-c libprotobuf-c libsystemd gnutls
+PKG_CFLAGS:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+             -Werror=implicit-function-declaration -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+             -Iinclude -I$(O)/include -I$(O)/gen $(PKG_CFLAGS) $(SANFLAGS) \
+             -DPYROMETER_VERSION='"$(VERSION)"'
+LDFLAGS   += $(SANFLAGS)
+LDLIBS    += $(PKG_LIBS) -lm -lpthread
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ivmlinux/$(ARCH) -Iinclude \
+              $(shell pkg-config --cflags libbpf 2>/dev/null) -Wall -Wno-unused-function
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(O)/include/%.skel.h,$(BPF_SRCS))
+
+MAINS     := src/pyrometerd.c src/pyrometer.c
+LIB_SRCS  := $(filter-out $(MAINS),$(wildcard src/*.c))
+PROTOS    := $(wildcard proto/*.proto)
+PROTO_C   := $(patsubst proto/%.proto,$(O)/gen/%.pb-c.c,$(PROTOS))
+LIB_OBJS  := $(patsubst src/%.c,$(O)/obj/%.o,$(LIB_SRCS)) $(patsubst $(O)/gen/%.c,$(O)/obj/gen_%.o,$(PROTO_C))
+LIB       := $(O)/libpyrometer.a
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(O)/tests/%,$(TOOL_SRCS))
+
+PREFIX    ?= /usr/local
+SYSCONFDIR?= /etc
+
+.PHONY: all deps test unit e2e bench install uninstall clean run vmlinux offsets check-offsets tools
+all: $(O)/pyrometerd $(O)/pyrometer tools
+
+deps:
+	./scripts/deps.sh
+
+$(O)/bpf/%.bpf.o: bpf/%.bpf.c include/pyrometer_bpf.h $(wildcard bpf/*.bpf.h) | $(O)/bpf
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(BPFTOOL) gen object $@ $@.tmp
+	@rm -f $@.tmp
+
+$(O)/include/%.skel.h: $(O)/bpf/%.bpf.o | $(O)/include
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(O)/gen/%.pb-c.c $(O)/gen/%.pb-c.h: proto/%.proto | $(O)/gen
+	$(PROTOC_C) --proto_path=proto --c_out=$(O)/gen $<
+
+$(O)/obj/gen_%.o: $(O)/gen/%.c | $(O)/obj
+	$(CC) $(CFLAGS) -Wno-unused -c $< -o $@
+
+$(O)/obj/%.o: src/%.c $(SKELS) $(PROTO_C) $(wildcard include/*.h) | $(O)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/pyrometerd: src/pyrometerd.c $(LIB) $(SKELS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(O)/pyrometer: src/pyrometer.c $(LIB) $(SKELS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(O)/tests/test_%: tests/unit/test_%.c $(LIB) | $(O)/tests
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+$(O)/tests/%: tests/tools/%.c $(LIB) | $(O)/tests
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+tools: $(TOOL_BINS)
+
+$(O)/bpf $(O)/include $(O)/obj $(O)/gen $(O)/tests:
+	@mkdir -p $@
+
+# Regenerate the committed vmlinux.h from the running kernel's BTF.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+# CPython layouts from the installed headers (Debian python3.X-dev and pyenv builds).
+offsets:
+	./tools/gen_offsets.sh > include/pyoffsets_gen.h
+check-offsets:
+	./tools/gen_offsets.sh --check include/pyoffsets_gen.h
+
+# ---- tests -----------------------------------------------------------------------------------
+unit: $(UNIT_BINS)
+	./tests/run-unit.sh $(UNIT_BINS)
+
+e2e: all
+	O=$(O) /usr/bin/python3 tests/e2e/run.py
+
+test: deps
+	./tests/run-all.sh
+
+bench: deps all
+	O=$(O) /usr/bin/python3 bench/run.py
+
+# ---- install / run ---------------------------------------------------------------------------
+install: all
+	install -D -m 0755 $(O)/pyrometerd $(DESTDIR)$(PREFIX)/sbin/pyrometerd
+	install -D -m 0755 $(O)/pyrometer $(DESTDIR)$(PREFIX)/bin/pyrometer
+	install -D -m 0644 systemd/pyrometer.service $(DESTDIR)/etc/systemd/system/pyrometer.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/pyrometer/pyrometer.conf || \
+	  install -D -m 0644 systemd/pyrometer.conf $(DESTDIR)$(SYSCONFDIR)/pyrometer/pyrometer.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/pyrometerd $(DESTDIR)$(PREFIX)/bin/pyrometer \
+	      $(DESTDIR)/etc/systemd/system/pyrometer.service
+
+clean:
+	rm -rf build build-san
+
+.DELETE_ON_ERROR:
+.SECONDARY:
