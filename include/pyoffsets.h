@@ -4,6 +4,7 @@
 #ifndef PYOFFSETS_H
 #define PYOFFSETS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define PYOFF_NONE 0xffff
@@ -51,9 +52,22 @@ struct py_layout {
 	uint16_t unicode_ascii_data;     /* sizeof(PyASCIIObject) */
 	uint16_t unicode_compact_data;   /* sizeof(PyCompactUnicodeObject) */
 	uint16_t type_name;              /* PyTypeObject.tp_name */
+	/* bit positions inside the PyASCIIObject.state word */
+	uint8_t  unicode_kind_shift;     /* kind:3 (1, 2 or 4 bytes per code point) */
+	uint8_t  unicode_compact_bit;
+	uint8_t  unicode_ascii_bit;
 };
 
 /* The layout for version 0xMMmm, or NULL if this build has none. */
 const struct py_layout *py_layout_for(uint16_t version);
+
+/* 3.13+: the number of bytes of _Py_DebugOffsets (at _PyRuntime+0) py_layout_check_debug wants,
+ * or 0 when l's version has none. */
+size_t py_layout_debug_size(const struct py_layout *l);
+
+/* Compares l with the target's own _Py_DebugOffsets bytes dbg[0..len). Returns 0 when the cookie,
+ * the minor version and every offset both carry agree, -EPROTO on any disagreement, -ENOENT when
+ * l's version has no debug offsets, -EINVAL when len is too short. */
+int py_layout_check_debug(const struct py_layout *l, const void *dbg, size_t len);
 
 #endif
