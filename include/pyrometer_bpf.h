@@ -1,17 +1,12 @@
 /* The contract between pyrometer's BPF programs and its userspace: every struct, constant and limit
  * that crosses the kernel line lives here. Fixed-width types only; sizes are asserted at the bottom.
- * Included by bpf/x.bpf.c (after vmlinux.h) and by src/x.c (after <stdint.h> via pm_types below). */
+ * Included by the BPF programs after vmlinux.h, and by userspace on its own (stdint types). */
 #ifndef PYROMETER_BPF_H
 #define PYROMETER_BPF_H
 
 #ifndef __VMLINUX_H__
 #include <stdint.h>
-typedef uint8_t __u8;
-typedef uint16_t __u16;
-typedef uint32_t __u32;
-typedef uint64_t __u64;
-typedef int32_t __s32;
-typedef int64_t __s64;
+#include <linux/types.h> /* __u8..__s64 as libbpf and the kernel UAPI define them */
 #endif
 
 /* ---- limits ---------------------------------------------------------------------------------- */
