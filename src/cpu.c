@@ -1,0 +1,247 @@
+/* The CPU sampler's userspace half: open -> size maps -> load -> attach one cpu-clock perf event per
+ * CPU -> drain counts with batched lookup-and-delete. See include/cpu.h. */
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cpu.h"
+#include "cpu.skel.h"
+
+#define DRAIN_BATCH 512
+
+struct cpu_sampler {
+	struct cpu_bpf *skel;
+	struct bpf_link **links;
+	int *pfds;
+	int ncpus;
+	size_t stack_value_size;
+	struct pm_py_stack *stack_buf;
+	uint64_t lost_stacks, drained_keys, period_ns;
+	bool kernel_stacks, user_stacks;
+};
+
+static int open_cpu_clock(int cpu, unsigned rate_hz)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.size = sizeof(attr),
+		.freq = 1,
+		.sample_freq = rate_hz,
+	};
+	int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int attach_all_cpus(struct cpu_sampler *s, unsigned rate_hz)
+{
+	int attached = 0;
+
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		int fd = open_cpu_clock(cpu, rate_hz);
+
+		s->pfds[cpu] = -1;
+		if (fd == -ENODEV) /* possible but offline CPU */
+			continue;
+		if (fd < 0)
+			return fd;
+		s->pfds[cpu] = fd;
+		s->links[cpu] = bpf_program__attach_perf_event(s->skel->progs.on_cpu_sample, fd);
+		if (!s->links[cpu])
+			return -errno;
+		attached++;
+	}
+	return attached ? 0 : -ENODEV;
+}
+
+int cpu_sampler_open(const struct cpu_sampler_opts *opts, struct cpu_sampler **out)
+{
+	unsigned depth = opts->max_depth ? opts->max_depth : PM_DEFAULT_DEPTH;
+	unsigned rate = opts->rate_hz ? opts->rate_hz : 99;
+	struct cpu_sampler *s;
+	int err;
+
+	if (depth > PM_MAX_DEPTH || rate > 100000)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->ncpus = libbpf_num_possible_cpus();
+	s->links = calloc(s->ncpus > 0 ? s->ncpus : 1, sizeof(*s->links));
+	s->pfds = calloc(s->ncpus > 0 ? s->ncpus : 1, sizeof(*s->pfds));
+	s->stack_buf = calloc(1, sizeof(*s->stack_buf));
+	s->stack_value_size = offsetof(struct pm_py_stack, frames) + depth * sizeof(struct pm_py_frame);
+	s->period_ns = 1000000000ULL / rate;
+	s->kernel_stacks = opts->kernel_stacks;
+	s->user_stacks = opts->user_stacks;
+	if (s->ncpus <= 0 || !s->links || !s->pfds || !s->stack_buf) {
+		err = s->ncpus <= 0 ? s->ncpus : -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < s->ncpus; i++)
+		s->pfds[i] = -1;
+
+	s->skel = cpu_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		goto fail;
+	}
+	s->skel->rodata->max_depth = depth;
+	s->skel->rodata->kernel_stacks = opts->kernel_stacks;
+	s->skel->rodata->user_stacks = opts->user_stacks;
+	bpf_map__set_value_size(s->skel->maps.py_stacks, s->stack_value_size);
+	if (opts->max_stacks)
+		bpf_map__set_max_entries(s->skel->maps.py_stacks, opts->max_stacks);
+	if (!opts->kernel_stacks && !opts->user_stacks)
+		bpf_map__set_max_entries(s->skel->maps.native_stacks, 1);
+
+	err = cpu_bpf__load(s->skel);
+	if (err)
+		goto fail;
+	err = attach_all_cpus(s, rate);
+	if (err)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	cpu_sampler_close(s);
+	return err < 0 ? err : -EINVAL;
+}
+
+void cpu_sampler_close(struct cpu_sampler *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; s->links && i < s->ncpus; i++)
+		bpf_link__destroy(s->links[i]);
+	for (int i = 0; s->pfds && i < s->ncpus; i++)
+		if (s->pfds[i] >= 0)
+			close(s->pfds[i]);
+	cpu_bpf__destroy(s->skel);
+	free(s->links);
+	free(s->pfds);
+	free(s->stack_buf);
+	free(s);
+}
+
+int cpu_sampler_track(struct cpu_sampler *s, pid_t pid, const struct pm_proc_cfg *cfg)
+{
+	__u32 key = pid;
+
+	return bpf_map__update_elem(s->skel->maps.py_procs, &key, sizeof(key), cfg, sizeof(*cfg), BPF_ANY);
+}
+
+int cpu_sampler_untrack(struct cpu_sampler *s, pid_t pid)
+{
+	__u32 key = pid;
+	int err = bpf_map__delete_elem(s->skel->maps.py_procs, &key, sizeof(key), 0);
+
+	return err == -ENOENT ? 0 : err;
+}
+
+static int read_native(struct cpu_sampler *s, int id, uint64_t *ips)
+{
+	int n = 0;
+
+	if (id < 0 || bpf_map__lookup_elem(s->skel->maps.native_stacks, &id, sizeof(id), ips,
+					   PM_NATIVE_DEPTH * sizeof(*ips), 0))
+		return 0;
+	while (n < PM_NATIVE_DEPTH && ips[n])
+		n++;
+	return n;
+}
+
+static int deliver(struct cpu_sampler *s, const struct pm_cpu_key *key, uint64_t count, cpu_sample_fn fn,
+		   void *ctx)
+{
+	uint64_t kips[PM_NATIVE_DEPTH], uips[PM_NATIVE_DEPTH];
+	struct cpu_sample smp = { .key = key, .count = count, .kips = kips, .uips = uips };
+
+	if (key->py_stack_hash) {
+		memset(s->stack_buf, 0, s->stack_value_size);
+		if (bpf_map__lookup_elem(s->skel->maps.py_stacks, &key->py_stack_hash, sizeof(key->py_stack_hash),
+					 s->stack_buf, s->stack_value_size, 0) == 0)
+			smp.stack = s->stack_buf;
+		else
+			s->lost_stacks += count;
+	}
+	smp.nkips = read_native(s, key->kstack_id, kips);
+	smp.nuips = read_native(s, key->ustack_id, uips);
+	return fn(&smp, ctx);
+}
+
+int cpu_sampler_drain(struct cpu_sampler *s, cpu_sample_fn fn, void *ctx)
+{
+	static struct pm_cpu_key keys[DRAIN_BATCH];
+	static __u64 vals[DRAIN_BATCH];
+	int fd = bpf_map__fd(s->skel->maps.cpu_counts), total = 0, err = 0;
+	__u64 in = 0, out = 0;
+	bool first = true;
+
+	for (;;) {
+		__u32 n = DRAIN_BATCH;
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in, &out, keys, vals, &n, &o);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		for (__u32 i = 0; i < n; i++) {
+			int r = deliver(s, &keys[i], vals[i], fn, ctx);
+
+			if (r < 0)
+				return r;
+		}
+		total += n;
+		if (err) { /* ENOENT: the map is exhausted */
+			err = 0;
+			break;
+		}
+		in = out;
+		first = false;
+	}
+	if (s->kernel_stacks || s->user_stacks) {
+		/* stack ids are re-created by the next samples; clearing keeps the map from filling */
+		__u32 id, next;
+		int sfd = bpf_map__fd(s->skel->maps.native_stacks);
+
+		while (bpf_map_get_next_key(sfd, NULL, &next) == 0) {
+			id = next;
+			if (bpf_map_delete_elem(sfd, &id))
+				break;
+		}
+	}
+	s->drained_keys += total;
+	return err ? err : total;
+}
+
+void cpu_sampler_get_stats(struct cpu_sampler *s, struct cpu_sampler_stats *st)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals = calloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
+
+	memset(st, 0, sizeof(*st));
+	for (__u32 i = 0; vals && i < PM_STAT_MAX; i++) {
+		if (bpf_map__lookup_elem(s->skel->maps.cpu_stats, &i, sizeof(i), vals, ncpu * sizeof(*vals), 0))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			st->bpf[i] += vals[c];
+	}
+	free(vals);
+	st->lost_stacks = s->lost_stacks;
+	st->drained_keys = s->drained_keys;
+	st->period_ns = s->period_ns;
+}
+
+int cpu_sampler_prog_fd(struct cpu_sampler *s)
+{
+	return bpf_program__fd(s->skel->progs.on_cpu_sample);
+}
