@@ -17,36 +17,20 @@
 #include "pysym.h"
 #include "pytarget.h"
 #include "samplefold.h"
+#include "tracker.h"
 
-#define DRAIN_EVERY_NS   (250 * 1000000ULL)
-#define DISCOVER_GIVE_UP (5000 * 1000000ULL)
+#define DRAIN_EVERY_NS (250 * 1000000ULL)
 
 enum rec_format { FMT_FOLDED, FMT_SPEEDSCOPE, FMT_PPROF, FMT_SVG };
-
-struct rec_target {
-	struct py_target t;
-	bool alive;
-};
-
-struct rec_pending {
-	pid_t pid;
-	uint64_t first_ns, next_ns;
-};
 
 struct rec {
 	struct cpu_sampler *cpu;
 	struct procwatch *pw;
+	struct tracker *tr;
 	struct pysym *sym;
 	struct ksyms *ks;
 	struct profile *prof;
-	struct rec_target *targets;
-	size_t ntargets;
-	pid_t *family;
-	size_t nfamily;
-	struct rec_pending *pend;
-	size_t npend;
-	bool subprocesses, threads;
-	unsigned alive;
+	bool threads, many;
 	uint64_t samples, py_samples;
 };
 
@@ -65,148 +49,31 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* Arrays grow in powers of two; n is the element count before the push. */
-static void *grow(void *arr, size_t n, size_t size)
+static int on_sample(const struct cpu_sample *s, void *ctx);
+
+/* Samples still in the kernel are symbolized while the target is still known. */
+static void on_untrack(pid_t pid, void *ctx)
 {
-	if (n && (n < 4 || (n & (n - 1))))
-		return arr;
-	return realloc(arr, (n ? n * 2 : 4) * size);
+	struct rec *r = ctx;
+
+	cpu_sampler_drain(r->cpu, on_sample, r);
 }
 
-static struct rec_target *find_target(struct rec *r, pid_t pid)
+static void on_track(const struct py_target *t, void *ctx)
 {
-	for (size_t i = 0; i < r->ntargets; i++)
-		if (r->targets[i].t.pid == pid)
-			return &r->targets[i];
-	return NULL;
-}
+	struct rec *r = ctx;
+	struct tracker_stats st;
 
-static bool in_family(const struct rec *r, pid_t pid)
-{
-	for (size_t i = 0; i < r->nfamily; i++)
-		if (r->family[i] == pid)
-			return true;
-	return false;
-}
-
-static int add_family(struct rec *r, pid_t pid)
-{
-	pid_t *f;
-
-	if (in_family(r, pid))
-		return 0;
-	f = grow(r->family, r->nfamily, sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	r->family = f;
-	r->family[r->nfamily++] = pid;
-	return 0;
-}
-
-static int track(struct rec *r, const struct py_target *t)
-{
-	struct rec_target *slot = find_target(r, t->pid);
-	struct pm_proc_cfg cfg;
-	int err;
-
-	if (!slot) {
-		struct rec_target *arr = grow(r->targets, r->ntargets, sizeof(*arr));
-
-		if (!arr)
-			return -ENOMEM;
-		r->targets = arr;
-		slot = &r->targets[r->ntargets++];
-	} else if (slot->alive) {
-		r->alive--;
-	}
-	slot->t = *t;
-	py_target_cfg(t, &cfg);
-	err = cpu_sampler_track(r->cpu, t->pid, &cfg);
-	if (err)
-		return err;
-	slot->alive = true;
-	r->alive++;
-	return 0;
-}
-
-static void add_pending(struct rec *r, pid_t pid)
-{
-	struct rec_pending *p;
-	uint64_t now = now_ns();
-
-	for (size_t i = 0; i < r->npend; i++)
-		if (r->pend[i].pid == pid)
-			return;
-	p = grow(r->pend, r->npend, sizeof(*p));
-	if (!p)
-		return;
-	r->pend = p;
-	r->pend[r->npend++] = (struct rec_pending){ pid, now, now + 20 * 1000000ULL };
-}
-
-/* Retries discovery of freshly exec'd processes: a shared libpython is mapped only after ld.so ran. */
-static void run_pending(struct rec *r)
-{
-	uint64_t now = now_ns();
-
-	for (size_t i = 0; i < r->npend;) {
-		struct rec_pending *p = &r->pend[i];
-		struct py_target t;
-		int err;
-
-		if (now < p->next_ns) {
-			i++;
-			continue;
-		}
-		err = py_discover(p->pid, &t);
-		if (!err)
-			track(r, &t);
-		if (!err || err == -ESRCH || err == -ENOTSUP || now - p->first_ns > DISCOVER_GIVE_UP) {
-			r->pend[i] = r->pend[--r->npend];
-			continue;
-		}
-		p->next_ns = now + (now - p->first_ns) + 20 * 1000000ULL;
-		i++;
-	}
+	tracker_get_stats(r->tr, &st);
+	if (st.discovered > 1)
+		r->many = true;
 }
 
 static void on_proc_event(const struct pm_proc_event *ev, void *ctx)
 {
 	struct rec *r = ctx;
-	struct rec_target *t = find_target(r, ev->hdr.pid);
 
-	switch (ev->hdr.kind) {
-	case PM_EV_FORK:
-		if (!r->subprocesses || !in_family(r, ev->ppid))
-			return;
-		add_family(r, ev->hdr.pid);
-		/* a forked interpreter has its parent's layout: sample it at once */
-		struct rec_target *parent = find_target(r, ev->ppid);
-		if (parent && parent->alive) {
-			struct py_target child = parent->t;
-
-			child.pid = ev->hdr.pid;
-			track(r, &child);
-		}
-		return;
-	case PM_EV_EXEC:
-		if (!in_family(r, ev->hdr.pid))
-			return;
-		if (t && t->alive) {
-			cpu_sampler_untrack(r->cpu, t->t.pid);
-			t->alive = false;
-			r->alive--;
-		}
-		add_pending(r, ev->hdr.pid);
-		return;
-	case PM_EV_EXIT:
-		if (t && t->alive) {
-			cpu_sampler_untrack(r->cpu, t->t.pid);
-			t->alive = false;
-			r->alive--;
-		}
-		return;
-	}
+	tracker_event(r->tr, ev);
 }
 
 static void thread_label(pid_t pid, pid_t tid, char *buf, size_t len)
@@ -227,7 +94,7 @@ static void thread_label(pid_t pid, pid_t tid, char *buf, size_t len)
 static int on_sample(const struct cpu_sample *s, void *ctx)
 {
 	struct rec *r = ctx;
-	struct rec_target *t = find_target(r, s->key->pid);
+	const struct py_target *t = tracker_find(r->tr, s->key->pid);
 	uint32_t ids[PM_MAX_DEPTH + 2 * PM_NATIVE_DEPTH + 4];
 	char tl[64], pl[64];
 	struct samplefold_opts o = {};
@@ -237,11 +104,11 @@ static int on_sample(const struct cpu_sample *s, void *ctx)
 		thread_label(s->key->pid, s->key->tid, tl, sizeof(tl));
 		o.thread_label = tl;
 	}
-	if (r->nfamily > 1) {
+	if (r->many) {
 		snprintf(pl, sizeof(pl), "process %u", s->key->pid);
 		o.process_label = pl;
 	}
-	n = samplefold(r->prof, r->sym, r->ks, t ? &t->t : NULL, s, &o, ids, sizeof(ids) / sizeof(ids[0]));
+	n = samplefold(r->prof, r->sym, r->ks, t, s, &o, ids, sizeof(ids) / sizeof(ids[0]));
 	if (n < 0)
 		return n == -E2BIG ? 0 : n;
 	r->samples += s->count;
@@ -281,13 +148,11 @@ static int write_profile(const struct rec *r, enum rec_format fmt, const char *p
 static void rec_free(struct rec *r)
 {
 	procwatch_close(r->pw);
+	tracker_free(r->tr);
 	cpu_sampler_close(r->cpu);
 	pysym_free(r->sym);
 	ksyms_free(r->ks);
 	prof_free(r->prof);
-	free(r->targets);
-	free(r->family);
-	free(r->pend);
 }
 
 static void usage(FILE *f)
@@ -316,17 +181,6 @@ static int parse_format(const char *s, enum rec_format *out)
 			return 0;
 		}
 	return -EINVAL;
-}
-
-static int discover_initial(pid_t pid, struct py_target *t)
-{
-	uint64_t start = now_ns();
-	int err;
-
-	/* a target that has just started may not have initialized its interpreter yet */
-	while ((err = py_discover(pid, t)) == -EAGAIN && now_ns() - start < 2000000000ULL)
-		usleep(50000);
-	return err;
 }
 
 static int report_discover_error(pid_t pid, int err, const struct py_target *t)
@@ -367,8 +221,10 @@ int cmd_record(int argc, char **argv)
 	enum rec_format fmt = FMT_FOLDED;
 	const char *out = NULL;
 	long duration = 0, v;
+	struct tracker_opts to = {};
 	struct rec r = {};
 	struct py_target t;
+	int waited = 0;
 	pid_t pid = 0;
 	int c, err, rc = 1;
 	uint64_t start, last_drain;
@@ -410,7 +266,7 @@ int cmd_record(int argc, char **argv)
 			out = optarg;
 			break;
 		case 'S':
-			r.subprocesses = true;
+			to.follow_children = true;
 			break;
 		case 'T':
 			r.threads = true;
@@ -433,7 +289,9 @@ int cmd_record(int argc, char **argv)
 		return 2;
 	}
 
-	err = discover_initial(pid, &t);
+	/* check the target before loading any BPF, so bad pids fail fast */
+	while ((err = py_discover(pid, &t)) == -EAGAIN && waited++ < 40)
+		usleep(50000);
 	if (err)
 		return report_discover_error(pid, err, &t);
 
@@ -451,21 +309,19 @@ int cmd_record(int argc, char **argv)
 			err == -EPERM ? " (needs root or CAP_BPF+CAP_PERFMON)" : "");
 		goto out;
 	}
-	add_family(&r, pid);
-	if (r.subprocesses) {
+	to.on_track = on_track;
+	to.on_untrack = on_untrack;
+	to.ctx = &r;
+	err = tracker_new(r.cpu, &to, &r.tr);
+	if (!err)
 		err = procwatch_open(on_proc_event, &r, &r.pw);
-		if (err) {
-			fprintf(stderr, "pyrometer: failed to watch processes: %s\n", strerror(-err));
-			goto out;
-		}
-	} else {
-		err = procwatch_open(on_proc_event, &r, &r.pw);
-		if (err)
-			r.pw = NULL; /* exits are then noticed by kill(pid, 0) */
-	}
-	err = track(&r, &t);
 	if (err) {
-		fprintf(stderr, "pyrometer: failed to track process %d: %s\n", pid, strerror(-err));
+		fprintf(stderr, "pyrometer: failed to watch processes: %s\n", strerror(-err));
+		goto out;
+	}
+	err = tracker_add_root(r.tr, pid, &t);
+	if (err) {
+		report_discover_error(pid, err, &t);
 		goto out;
 	}
 
@@ -474,23 +330,21 @@ int cmd_record(int argc, char **argv)
 	start = last_drain = now_ns();
 	prof_set_time(r.prof, (uint64_t)time(NULL) * 1000000000ULL, 0);
 	while (!stop_requested) {
+		struct tracker_stats st;
 		uint64_t now;
 
-		if (r.pw)
-			procwatch_poll(r.pw, 50);
-		else
-			usleep(50000);
-		run_pending(&r);
+		procwatch_poll(r.pw, 50);
+		tracker_tick(r.tr);
 		now = now_ns();
 		if (now - last_drain >= DRAIN_EVERY_NS) {
+			tracker_reap(r.tr); /* in case an exit event was lost */
 			cpu_sampler_drain(r.cpu, on_sample, &r);
 			last_drain = now;
 		}
-		if (!r.pw && kill(pid, 0) && errno == ESRCH)
-			r.alive = 0;
 		if (duration && now - start >= (uint64_t)duration * 1000000000ULL)
 			break;
-		if (!r.alive && !r.npend) {
+		tracker_get_stats(r.tr, &st);
+		if (!st.tracked && !st.pending) {
 			fprintf(stderr, "pyrometer: process %d exited; writing the profile gathered so far\n", pid);
 			break;
 		}
