@@ -25,8 +25,8 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PM_MAX_STACKS);
-	__type(key, __u64);
-	__type(value, struct pm_py_stack);
+	__uint(key_size, sizeof(__u64));
+	__uint(value_size, sizeof(struct pm_py_stack));
 } py_stacks SEC(".maps");
 
 struct {

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpflog.h"
 #include "cpu.h"
 #include "cpu.skel.h"
 
@@ -70,6 +71,7 @@ int cpu_sampler_open(const struct cpu_sampler_opts *opts, struct cpu_sampler **o
 
 	if (depth > PM_MAX_DEPTH || rate > 100000)
 		return -EINVAL;
+	bpflog_init();
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;

@@ -5,6 +5,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "bpflog.h"
 #include "proc.skel.h"
 #include "procwatch.h"
 
@@ -37,6 +38,7 @@ int procwatch_open(procwatch_fn fn, void *ctx, struct procwatch **out)
 
 	if (!w)
 		return -ENOMEM;
+	bpflog_init();
 	w->fn = fn;
 	w->ctx = ctx;
 	w->skel = proc_bpf__open_and_load();
