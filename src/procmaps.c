@@ -160,8 +160,8 @@ cleanup:
 
 int procmaps_read(pid_t pid, struct procmaps *m)
 {
-	char path[64], *text;
-	size_t len;
+	char path[64], *text = NULL;
+	size_t len = 0;
 	int err;
 
 	memset(m, 0, sizeof(*m));
