@@ -21,6 +21,7 @@ typedef Perftools__Profiles__Sample PbSample;
 typedef Perftools__Profiles__Location PbLocation;
 typedef Perftools__Profiles__Line PbLine;
 typedef Perftools__Profiles__Function PbFunction;
+typedef Perftools__Profiles__Mapping PbMapping;
 
 #define PP_EMPTY UINT32_MAX
 
@@ -29,6 +30,7 @@ struct pp_build {
 	PbProfile msg;
 	PbValueType types[2], period_type;
 	PbValueType *type_ptrs[2];
+	PbMapping mapping, *mapping_ptr;
 	int64_t comments[2];
 
 	char **strs;            /* string table; strs[0] = "" */
@@ -204,9 +206,24 @@ static size_t pp_types(struct pp_build *b, const struct profile *p)
 	return n;
 }
 
+/* One mapping for every location, flagged fully symbolized so pprof never tries to open a binary
+ * (and does not complain that the main binary is unknown). */
+static void pp_mapping(struct pp_build *b)
+{
+	perftools__profiles__mapping__init(&b->mapping);
+	b->mapping.id = 1;
+	b->mapping.filename = pp_str(b, "[pyrometer]");
+	b->mapping.has_functions = b->mapping.has_filenames = b->mapping.has_line_numbers = 1;
+	b->mapping_ptr = &b->mapping;
+	b->msg.mapping = &b->mapping_ptr;
+	b->msg.n_mapping = 1;
+}
+
 static void pp_locations(struct pp_build *b, const struct profile *p)
 {
 	size_t n = prof_nframes(p);
+
+	pp_mapping(b);
 
 	for (uint32_t id = 0; id < n; id++) {
 		const struct prof_frame *f = prof_frame_at(p, id);
@@ -219,6 +236,7 @@ static void pp_locations(struct pp_build *b, const struct profile *p)
 		b->line_ptrs[id] = line;
 		perftools__profiles__location__init(loc);
 		loc->id = (uint64_t)id + 1;
+		loc->mapping_id = 1;
 		loc->n_line = 1;
 		loc->line = &b->line_ptrs[id];
 		b->loc_ptrs[id] = loc;

@@ -290,6 +290,10 @@ static void test_pprof_roundtrip_cpu(void **state)
 	assert_true(m->n_comment >= 1);
 	assert_memory_equal(str_at(m, m->comment[0]), "pyrometer ", 10);
 	assert_int_equal(m->n_location, NFRAMES);
+	assert_int_equal(m->n_mapping, 1);
+	assert_true(m->mapping[0]->has_functions);
+	for (size_t i = 0; i < m->n_location; i++)
+		assert_int_equal(m->location[i]->mapping_id, m->mapping[0]->id);
 	/* work:3 and work:5 share one Function; every other frame has its own. */
 	assert_int_equal(m->n_function, NFRAMES - 1);
 	assert_int_equal(m->n_sample, prof_nstacks(p));
