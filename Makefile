@@ -20,7 +20,7 @@ BPFTOOL   ?= bpftool
 PROTOC_C  ?= protoc-c
 VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-PKGS      := libbpf libelf zlib libcurl libmicrohttpd json-c libprotobuf-c libsystemd gnutls
+PKGS      := libbpf libelf zlib libcurl libmicrohttpd json-c libprotobuf-c libsystemd gnutls libcrypt
 PKG_CFLAGS:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -128,6 +128,10 @@ install: all
 	install -D -m 0644 systemd/pyrometer.service $(DESTDIR)/etc/systemd/system/pyrometer.service
 	test -e $(DESTDIR)$(SYSCONFDIR)/pyrometer/pyrometer.conf || \
 	  install -D -m 0644 systemd/pyrometer.conf $(DESTDIR)$(SYSCONFDIR)/pyrometer/pyrometer.conf
+
+# Install, build and start the daemon with the default configuration (the README's first command).
+run:
+	./scripts/run.sh
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/pyrometerd $(DESTDIR)$(PREFIX)/bin/pyrometer \
