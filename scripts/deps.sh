@@ -7,13 +7,13 @@ BUILD_PKGS=(
   make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
   libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev libjson-c-dev
   libprotobuf-c-dev protobuf-c-compiler libsystemd-dev libcmocka-dev
-  python3.11-dev
+  python3.11-dev libcrypt-dev
 )
 TEST_PKGS=(
   protobuf-compiler golang-go libxml2-utils chromium prometheus
   postgresql postgresql-client python3-psycopg2 python3-django python3-sqlalchemy
   python3-aiohttp libbpf-tools wrk procps util-linux iproute2 curl systemd
-  libclang-rt-14-dev
+  libclang-rt-14-dev openssl
 )
 
 want=("${BUILD_PKGS[@]}")
