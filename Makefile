@@ -55,7 +55,9 @@ PREFIX    ?= /usr/local
 SYSCONFDIR?= /etc
 
 .PHONY: all deps test unit e2e bench install uninstall clean run vmlinux offsets check-offsets tools
-all: $(O)/pyrometerd $(O)/pyrometer tools
+# The daemon joins `all` once its main exists in the tree.
+BINS      := $(patsubst src/%.c,$(O)/%,$(wildcard $(MAINS)))
+all: $(BINS) tools
 
 deps:
 	./scripts/deps.sh
