@@ -1,6 +1,7 @@
 /* Userspace walk of every Python thread of a target, with the same frame rules as the BPF
  * walker (shim frames skipped, positions captured the same way), for `pyrometer dump` and for
- * checking the BPF walker. Reads target memory while it runs: every loop is bounded. */
+ * checking the BPF walker. Reads target memory while it runs: every loop is bounded, and a walk
+ * that trips over a thread state freed under it starts again. */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 #define WALK_MAX_THREADS      4096
 #define WALK_MAX_SKIPPED      (4 * PM_MAX_DEPTH) /* shim frames tolerated per stack */
 #define WALK_FRAME_HDR        128
+#define WALK_ATTEMPTS         4 /* walks tried while threads come and go under us */
 #define GLIBC_PTHREAD_TID_OFF 0x2d0 /* glibc 2.36 x86_64 offsetof(struct pthread, tid) */
 
 /* The bytes of a frame we use, read at once. */
@@ -150,38 +152,64 @@ static int thread_stack(const struct py_target *t, uint64_t tstate, struct py_th
 	return walk_frames(t, tstate, st);
 }
 
-int py_walk_threads(const struct py_target *t, int (*cb)(const struct py_thread_stack *, void *),
-		    void *ctx)
+/* Snapshots every thread's stack into *out (grown as needed). A thread state freed while we
+ * follow the list makes a read fault: -EFAULT, and the caller walks again. */
+static int walk_once(const struct py_target *t, struct py_thread_stack **out, size_t *cap,
+		     size_t *n)
 {
 	const struct py_layout *l = t->layout;
-	struct py_thread_stack *st;
+	struct py_thread_stack *grown;
 	uint64_t interp, tstate;
-	int n = 0, err;
+	int err;
 
-	if (!l)
-		return -EINVAL;
-	st = malloc(sizeof(*st));
-	if (!st)
-		return -ENOMEM;
+	*n = 0;
 	err = procmem_read_u64(t->pid, t->runtime_addr + l->runtime_interp_head, &interp);
 	for (int i = 0; !err && interp && i < WALK_MAX_INTERPS; i++) {
 		err = procmem_read_u64(t->pid, interp + l->interp_threads_head, &tstate);
 		for (int j = 0; !err && tstate && j < WALK_MAX_THREADS; j++) {
-			err = thread_stack(t, tstate, st);
-			if (err)
-				break;
-			err = cb(st, ctx);
-			if (err)
-				goto cleanup;
-			n++;
-			err = procmem_read_u64(t->pid, tstate + l->tstate_next, &tstate);
+			if (*n == *cap) {
+				grown = realloc(*out, (*cap ? *cap * 2 : 8) * sizeof(**out));
+				if (!grown)
+					return -ENOMEM;
+				*out = grown;
+				*cap = *cap ? *cap * 2 : 8;
+			}
+			err = thread_stack(t, tstate, &(*out)[*n]);
+			if (!err) {
+				(*n)++;
+				err = procmem_read_u64(t->pid, tstate + l->tstate_next, &tstate);
+			}
 		}
 		if (!err)
 			err = procmem_read_u64(t->pid, interp + l->interp_next, &interp);
 	}
-cleanup:
-	free(st);
+	return err;
+}
+
+int py_walk_threads(const struct py_target *t, int (*cb)(const struct py_thread_stack *, void *),
+		    void *ctx)
+{
+	struct py_thread_stack *stacks = NULL;
+	size_t cap = 0, n = 0;
+	int err = -EFAULT;
+
+	if (!t->layout)
+		return -EINVAL;
+	for (int attempt = 0; attempt < WALK_ATTEMPTS && err == -EFAULT; attempt++)
+		err = walk_once(t, &stacks, &cap, &n);
 	if (err && err != -ESRCH && kill(t->pid, 0) < 0 && errno == ESRCH)
 		err = -ESRCH;
-	return err ? err : n;
+	/* A process that exited mid-walk still reports the threads read before it went. */
+	if (!err || err == -ESRCH) {
+		for (size_t i = 0; i < n; i++) {
+			int rc = cb(&stacks[i], ctx);
+
+			if (rc) {
+				err = rc;
+				break;
+			}
+		}
+	}
+	free(stacks);
+	return err ? err : (int)n;
 }

@@ -30,8 +30,9 @@ class DumpTest(unittest.TestCase):
         self.addCleanup(lib.stop, p)
         wait_tasks(p.pid, 3)
         with open(out) as f:
-            expected = {t["thread_id"]: t["frames"] for t in json.load(f)["threads"]}
-        return p, expected
+            doc = json.load(f)
+        self.version = doc["version"]
+        return p, {t["thread_id"]: t["frames"] for t in doc["threads"]}
 
     def test_json_matches_current_frames(self):
         interps = lib.interpreters()
@@ -42,6 +43,10 @@ class DumpTest(unittest.TestCase):
                 r = lib.run_cli("dump", "--pid", p.pid, "--json")
                 doc = json.loads(r.stdout)
                 self.assertEqual(doc["pid"], p.pid)
+                # full version from Py_Version on 3.11+, major.minor from the file name before
+                v = tuple(map(int, self.version.split(".")))
+                want = self.version if v >= (3, 11) else "%d.%d" % v[:2]
+                self.assertEqual(doc["python_version"], want)
                 got = {t["thread_id"]: t for t in doc["threads"]}
                 self.assertEqual(sorted(got), sorted(expected))
                 tasks = {int(t) for t in os.listdir(f"/proc/{p.pid}/task")}

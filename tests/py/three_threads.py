@@ -58,7 +58,7 @@ def report(idents):
         same = same + 1 if cur == prev else 0
         prev = cur
     with open(OUT, "w") as f:
-        json.dump({"threads": prev}, f)
+        json.dump({"version": "%d.%d.%d" % sys.version_info[:3], "threads": prev}, f)
     print("ready", flush=True)
 
 
