@@ -11,7 +11,7 @@ Stream (native byte order, same host): b"PYLT" u32 format=1, then records.
        name, table bytes, i32 expected[n_units + 1] for units -1 .. n_units-1 (-1 = no line)
   b"E" u32 files_ok u32 files_failed u32 code_objects u64 addr2line_checked u64 addr2line_differ
 """
-import array, ctypes, dis, os, struct, sys, sysconfig, warnings
+import array, ctypes, dis, itertools, os, struct, sys, sysconfig, warnings
 
 VERSION = (sys.version_info[0] << 8) | sys.version_info[1]
 SKIP_DIRS = {"site-packages", "dist-packages", "__pycache__"}
@@ -29,12 +29,11 @@ def raw_table(code):
 def expected_lines(code):
     """Line per code unit from the Python-level API, -1 where CPython has none."""
     n = len(code.co_code) // 2
-    exp = [-1] * n
     if sys.version_info >= (3, 11):
-        for i, pos in enumerate(code.co_positions()):
-            if i < n:
-                exp[i] = -1 if pos[0] is None else pos[0]
-    elif sys.version_info >= (3, 10):
+        exp = [-1 if p[0] is None else p[0] for p in itertools.islice(code.co_positions(), n)]
+        return exp + [-1] * (n - len(exp))
+    exp = [-1] * n
+    if sys.version_info >= (3, 10):
         for start, end, line in code.co_lines():
             for u in range(start // 2, min(end // 2, n)):
                 exp[u] = -1 if line is None else line
@@ -84,8 +83,8 @@ def main():
         for code in walk(top):
             exp = expected_lines(code)
             # What a frame at each unit reports; unit -1 is a frame that has not started yet.
-            obj = ctypes.py_object(code)
-            actual = [addr2line(obj, u * 2) for u in range(-1, len(exp))]
+            actual = list(map(addr2line, itertools.repeat(ctypes.py_object(code), len(exp) + 1),
+                              range(-2, 2 * len(exp), 2)))
             for u, line in enumerate(exp if exp != actual[1:] else ()):
                 if actual[u + 1] != line:
                     if differ < 5:
