@@ -86,3 +86,103 @@ def parse_folded(text):
 def frame_name(frame):
     """'qualname (path:line)' -> 'qualname'."""
     return frame.split(" (", 1)[0]
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    """build/pyrometerd on a free loopback port with a temporary config; stopped on exit."""
+
+    def __init__(self, *flags, config_text=""):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="pyrometerd-")
+        self.config = os.path.join(self.dir, "pyrometer.conf")
+        with open(self.config, "w") as f:
+            f.write(config_text)
+        self.log = open(os.path.join(self.dir, "log"), "w+")
+        self.p = subprocess.Popen([DAEMON, "--config", self.config, "--listen", f"127.0.0.1:{self.port}",
+                                   *map(str, flags)], stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.p.poll() is not None:
+                raise RuntimeError(f"pyrometerd exited {self.p.returncode}: {self.logtext()}")
+            try:
+                self.get("/api/v1/health", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("pyrometerd did not come up: " + self.logtext())
+
+    def logtext(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def get(self, path, timeout=30):
+        import urllib.request
+        with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
+            return r.read()
+
+    def get_status(self, path, timeout=30):
+        import urllib.error, urllib.request
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def json(self, path, timeout=30):
+        import json
+        return json.loads(self.get(path, timeout))
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return self.p.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def cgroup_service(name):
+    """Creates cgroups named like a systemd unit (.../system.slice/NAME) in the systemd-named v1
+    hierarchy and in cgroup2 where mounted; returns a function that moves a pid into them."""
+    dirs = []
+    for root in ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        if os.path.exists(os.path.join(root, "cgroup.procs")):
+            d = os.path.join(root, "system.slice", name)
+            os.makedirs(d, exist_ok=True)
+            dirs.append(d)
+
+    def move(pid):
+        for d in dirs:
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+    move.dirs = dirs
+    return move
+
+
+def cgroup_remove(move):
+    for d in move.dirs:
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
