@@ -8,6 +8,10 @@
 static const struct cmd verbs[] = {
 	{ "record", cmd_record, "sample a process's CPU with Python stacks into a profile file" },
 	{ "dump", cmd_dump, "print every thread's current Python stack" },
+	{ "status", cmd_status, "is pyrometerd up, and what is it tracking" },
+	{ "top", cmd_top, "live table of services by CPU, with their hottest function" },
+	{ "profile", cmd_profile, "a service's or process's profile from the daemon (standalone fallback for --pid)" },
+	{ "processes", cmd_processes, "tracked processes and which data sources work for each" },
 };
 
 static void usage(FILE *f)
