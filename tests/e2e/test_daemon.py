@@ -167,8 +167,10 @@ class Daemon(unittest.TestCase):
         s.bind(sock_path)
         s.settimeout(15)
         port = lib.free_port()
+        conf = os.path.join(os.path.dirname(sock_path), "empty.conf")
+        open(conf, "w").close()
         env = dict(os.environ, NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="1000000")
-        p = subprocess.Popen([lib.DAEMON, "--config", "/dev/null", "--listen", f"127.0.0.1:{port}"], env=env,
+        p = subprocess.Popen([lib.DAEMON, "--config", conf, "--listen", f"127.0.0.1:{port}"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             msgs = []
