@@ -511,7 +511,7 @@ static const char *where(const struct config *c, size_t idx, char *buf, size_t l
 
 static int check_pair(const struct config *c, const char *a, const char *b, char *err, size_t len)
 {
-	size_t ia, ib;
+	size_t ia = 0, ib = 0;
 	const struct key *ka = find_key(a, &ia), *kb = find_key(b, &ib);
 	char *va = *(char **)((char *)c + ka->off), *vb = *(char **)((char *)c + kb->off);
 	char loc[PATH_MAX + 32];
@@ -525,7 +525,7 @@ static int check_pair(const struct config *c, const char *a, const char *b, char
 
 static int check_readable(const struct config *c, const char *name, char *err, size_t len)
 {
-	size_t idx;
+	size_t idx = 0;
 	const struct key *k = find_key(name, &idx);
 	const char *path = *(char **)((char *)c + k->off);
 	char loc[PATH_MAX + 32];
