@@ -185,7 +185,7 @@ static void print_summary(const struct profile_args *a, const char *source)
 	json_object_object_add(o, "format", json_object_new_string(a->format));
 	json_object_object_add(o, "output", json_object_new_string(a->output));
 	json_object_object_add(o, "bytes", json_object_new_int64(stat(a->output, &st) ? -1 : (int64_t)st.st_size));
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 

@@ -1,5 +1,6 @@
 /* `pyrometer top`: the daemon's services as a table sorted by CPU (processes, CPU % of one core over
  * the daemon's window, hottest function), refreshed in place on a terminal or printed once. */
+#define _GNU_SOURCE /* asprintf */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -265,13 +266,25 @@ static int parse_args(int argc, char **argv, struct top_args *a)
 	return -1;
 }
 
-static unsigned term_width(void)
+/* The terminal's size, 0x0 if stdout is no terminal. */
+static void term_size(unsigned *cols, unsigned *lines)
 {
 	struct winsize ws;
 
-	if (isatty(STDOUT_FILENO) && !ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_col)
-		return ws.ws_col;
-	return 0;
+	*cols = *lines = 0;
+	if (isatty(STDOUT_FILENO) && !ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws)) {
+		*cols = ws.ws_col;
+		*lines = ws.ws_row;
+	}
+}
+
+/* Live refresh without flicker: home the cursor, clear each line's rest as it is rewritten, then
+ * everything below the table. */
+static void put_live(const char *text)
+{
+	for (const char *nl; (nl = strchr(text, '\n')); text = nl + 1)
+		printf("%.*s\033[K\n", (int)(nl - text), text);
+	fputs(text, stdout);
 }
 
 /* One refresh: fetch and print. Returns 0 or an exit code. */
@@ -279,14 +292,16 @@ static int show(struct client *c, const struct top_args *a, bool live)
 {
 	struct top_row *rows = NULL;
 	json_object *o, *w;
-	char *text, stamp[16];
+	char *text, *head = NULL, stamp[16];
 	time_t now = time(NULL);
+	unsigned cols, lines;
+	size_t shown;
 	int n, rc;
 
 	if ((rc = client_get_json(c, "/api/v1/services", &o, NULL)))
 		return rc;
 	if (a->json) {
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		goto done;
 	}
 	n = top_rows_from_json(o, &rows);
@@ -295,19 +310,30 @@ static int show(struct client *c, const struct top_args *a, bool live)
 		rc = 1;
 		goto done;
 	}
-	text = top_format(rows, n, term_width());
-	if (!text) {
+	term_size(&cols, &lines);
+	shown = n;
+	if (live && lines > 4 && shown > lines - 4) /* header, blank, column titles, cursor line */
+		shown = lines - 4;
+	text = top_format(rows, shown, cols);
+	strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&now));
+	if (!text || asprintf(&head, "pyrometerd %s  %s  %d service%s, CPU %% of one core over the last %.0f s\n\n",
+			      client_server(c), stamp, n, n == 1 ? "" : "s",
+			      json_object_object_get_ex(o, "window_seconds", &w) ? json_object_get_double(w) : 0.0) < 0) {
 		fprintf(stderr, "pyrometer: out of memory\n");
+		free(text);
 		rc = 1;
 		goto done;
 	}
-	strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&now));
-	if (live)
-		fputs("\033[H\033[2J", stdout);
-	printf("pyrometerd %s  %s  %d service%s, CPU %% of one core over the last %.0f s\n\n", client_server(c),
-	       stamp, n, n == 1 ? "" : "s",
-	       json_object_object_get_ex(o, "window_seconds", &w) ? json_object_get_double(w) : 0.0);
-	fputs(text, stdout);
+	if (live) {
+		fputs("\033[H", stdout);
+		put_live(head);
+		put_live(text);
+		fputs("\033[J", stdout);
+	} else {
+		fputs(head, stdout);
+		fputs(text, stdout);
+	}
+	free(head);
 	free(text);
 done:
 	fflush(stdout);
