@@ -25,14 +25,20 @@ def median_spread(xs):
 
 
 def run_kernels(iters, with_record):
-    """Wall seconds of the CPU kernels, optionally while `pyrometer record` samples them at 99 Hz."""
-    p = subprocess.Popen([PY, os.path.join(ROOT, "bench", "py", "kernels.py"), str(iters)],
-                         stdout=subprocess.PIPE, text=True)
+    """Wall seconds of the CPU kernels, optionally while `pyrometer record` samples them at 99 Hz.
+    The profiler attaches and settles before the timed part starts (steady-state overhead)."""
+    p = subprocess.Popen([PY, os.path.join(ROOT, "bench", "py", "kernels.py"), str(iters), "wait"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
     rec = None
     if with_record:
         rec = subprocess.Popen([CLI, "record", "--pid", str(p.pid), "--rate", "99", "-o", "/dev/null"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    out, _ = p.communicate()
+    time.sleep(1.0)
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    out = p.stdout.readline()
+    p.wait()
     if rec:
         rec.wait(timeout=30)
     return float(out.strip())

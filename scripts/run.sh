@@ -21,7 +21,7 @@ else
   echo "pyrometer: started pyrometerd (pid $!, no systemd here; logs in /var/log/pyrometer.log)"
 fi
 for _ in $(seq 50); do
-  if /usr/local/bin/pyrometer status >/dev/null 2>&1; then break; fi
+  if curl -fsS http://127.0.0.1:10164/healthz >/dev/null 2>&1; then break; fi
   sleep 0.2
 done
-/usr/local/bin/pyrometer status || { echo "pyrometer: the daemon did not come up; see its log" >&2; exit 1; }
+curl -fsS http://127.0.0.1:10164/api/v1/health && echo || { echo "pyrometer: the daemon did not come up; see its log" >&2; exit 1; }

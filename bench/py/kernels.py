@@ -1,5 +1,7 @@
 """pyperformance-like CPU kernels for `make bench`: recursion, dict/str work, numeric loops.
-Usage: kernels.py ITERATIONS -> prints the wall seconds the kernels took."""
+Usage: kernels.py ITERATIONS [wait] -> prints the wall seconds the kernels took. With "wait" it
+warms up, prints "ready" and waits for a line on stdin before the timed part, so a profiler can
+attach and settle first."""
 import sys, time
 
 
@@ -32,6 +34,9 @@ def run(iterations):
 if __name__ == "__main__":
     iters = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     run(2)  # warm-up
+    if len(sys.argv) > 2 and sys.argv[2] == "wait":
+        print("ready", flush=True)
+        sys.stdin.readline()
     t0 = time.perf_counter()
     run(iters)
     print(f"{time.perf_counter() - t0:.6f}")
