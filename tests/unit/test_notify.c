@@ -148,6 +148,31 @@ static void test_watchdog_usec(void **state)
 	unsetenv("WATCHDOG_PID");
 }
 
+/* systemd/pyrometer.service passes `systemd-analyze verify` without a single complaint (it
+ * exits 0 even on unknown keys, so its output must be empty), with the daemon path replaced by
+ * /bin/true, which exists before `make install`; and it keeps its Type=notify contract. */
+static void test_unit_file(void **state)
+{
+	char src[512], dir[] = "/tmp/test_notify_unit_XXXXXX", cmd[2048];
+	const char *slash = strrchr(__FILE__, '/');
+	int rc;
+
+	if (system("command -v systemd-analyze >/dev/null 2>&1") != 0)
+		skip();
+	snprintf(src, sizeof(src), "%.*s/../../systemd/pyrometer.service", (int)(slash - __FILE__), __FILE__);
+	snprintf(cmd, sizeof(cmd), "grep -qx 'Type=notify' %s && grep -q '^WatchdogSec=' %s && "
+		 "grep -q '^ExecReload=/bin/kill -HUP $MAINPID' %s", src, src, src);
+	assert_int_equal(system(cmd), 0);
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "sed 's|/usr/local/sbin/pyrometerd|/bin/true|' %s > %s/pyrometer.service && "
+		 "out=$(systemd-analyze verify %s/pyrometer.service 2>&1) && [ -z \"$out\" ] || "
+		 "{ echo \"$out\" >&2; false; }", src, dir, dir);
+	rc = system(cmd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+	assert_int_equal(rc, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_abstract_socket),
 		cmocka_unit_test(test_without_manager),
 		cmocka_unit_test(test_watchdog_usec),
+		cmocka_unit_test(test_unit_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
