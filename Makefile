@@ -14,6 +14,14 @@ O         ?= build
 SANFLAGS  :=
 endif
 
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
 CC        ?= gcc
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
@@ -63,37 +71,37 @@ deps:
 	./scripts/deps.sh
 
 $(O)/bpf/%.bpf.o: bpf/%.bpf.c include/pyrometer_bpf.h $(wildcard bpf/*.bpf.h) | $(O)/bpf
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
-	$(BPFTOOL) gen object $@ $@.tmp
+	$(call msg,BPF,$@)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
 	@rm -f $@.tmp
 
 $(O)/include/%.skel.h: $(O)/bpf/%.bpf.o | $(O)/include
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+	$(call msg,GEN-SKEL,$@)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 $(O)/gen/%.pb-c.c $(O)/gen/%.pb-c.h: proto/%.proto | $(O)/gen
-	$(PROTOC_C) --proto_path=proto --c_out=$(O)/gen $<
+	$(call msg,PROTOC,$<)$(PROTOC_C) --proto_path=proto --c_out=$(O)/gen $<
 
 $(O)/obj/gen_%.o: $(O)/gen/%.c | $(O)/obj
-	$(CC) $(CFLAGS) -Wno-unused -c $< -o $@
+	$(call msg,CC,$@)$(CC) $(CFLAGS) -Wno-unused -c $< -o $@
 
 $(O)/obj/%.o: src/%.c $(SKELS) $(PROTO_C) $(wildcard include/*.h) | $(O)/obj
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(call msg,CC,$<)$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call msg,AR,$@)ar rcs $@ $^
 
 $(O)/pyrometerd: src/pyrometerd.c $(LIB) $(SKELS)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(call msg,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(O)/pyrometer: src/pyrometer.c $(LIB) $(SKELS)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(call msg,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(O)/tests/test_%: tests/unit/test_%.c $(LIB) | $(O)/tests
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+	$(call msg,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 
 $(O)/tests/%: tests/tools/%.c $(LIB) | $(O)/tests
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(call msg,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 tools: $(TOOL_BINS)
 

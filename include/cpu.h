@@ -53,6 +53,9 @@ struct cpu_sampler_stats {
 };
 void cpu_sampler_get_stats(struct cpu_sampler *s, struct cpu_sampler_stats *st);
 
+/* The py_procs map fd (shared with other BPF objects that walk Python stacks). */
+int cpu_sampler_procs_fd(struct cpu_sampler *s);
+
 /* The BPF program's id (for bpf_stats run-time lookups). */
 int cpu_sampler_prog_fd(struct cpu_sampler *s);
 

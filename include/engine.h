@@ -55,6 +55,9 @@ struct profile *engine_profile_capture(struct engine *e, const char *service, pi
 /* True if the service or pid is currently known. */
 bool engine_knows(struct engine *e, const char *service, pid_t pid);
 
+/* {"findings":[...]} from every source. */
+json_object *engine_findings_json(struct engine *e);
+
 /* Writes every pyrometer_* metric family into x. Returns 0 or -errno. */
 int engine_metrics(struct engine *e, struct expo *x);
 

@@ -273,6 +273,8 @@ void api_handle(struct engine *e, const struct api_req *rq, struct api_resp *rs)
 		json_reply(rs, engine_processes_json(e));
 	else if (!strncmp(path, "/api/v1/processes/", 18))
 		route_process(e, path + 18, rs);
+	else if (!strcmp(path, "/api/v1/findings"))
+		json_reply(rs, engine_findings_json(e));
 	else if (!strcmp(path, "/api/v1/stacks"))
 		route_stacks(e, rq, rs);
 	else if (!strcmp(path, "/api/v1/profile"))

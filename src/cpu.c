@@ -247,3 +247,8 @@ int cpu_sampler_prog_fd(struct cpu_sampler *s)
 {
 	return bpf_program__fd(s->skel->progs.on_cpu_sample);
 }
+
+int cpu_sampler_procs_fd(struct cpu_sampler *s)
+{
+	return bpf_map__fd(s->skel->maps.py_procs);
+}

@@ -18,9 +18,11 @@
 #include "pysym.h"
 #include "pywalk.h"
 #include "samplefold.h"
+#include "source.h"
 #include "tracker.h"
 
 #define MAX_TAPS 32
+#define MAX_SOURCES 16
 
 struct procinfo {
 	pid_t pid;
@@ -51,6 +53,8 @@ struct engine {
 	size_t nprocs, procs_cap;
 	struct tap taps[MAX_TAPS];
 	const struct svc_rules *rules;
+	void *src_state[MAX_SOURCES];
+	int src_err[MAX_SOURCES]; /* 0 = running, else the -errno its start returned */
 	uint64_t start_mono_ns, last_drain_ns, last_scan_ns;
 	uint64_t samples_total, samples_unattributed, symbolize_failures, drains;
 };
@@ -150,6 +154,9 @@ static void on_track(const struct py_target *t, void *ctx)
 	}
 	resolve_service(e, t->pid, pi);
 	agg_process_add(e->agg, t->pid, pi->service);
+	for (int i = 0; pyrometer_sources[i]; i++)
+		if (!e->src_err[i] && pyrometer_sources[i]->track)
+			pyrometer_sources[i]->track(e->src_state[i], t, pi->service);
 }
 
 static int on_sample(const struct cpu_sample *s, void *ctx);
@@ -161,6 +168,9 @@ static void on_untrack(pid_t pid, void *ctx)
 
 	/* samples still in the kernel are symbolized while the process is known */
 	cpu_sampler_drain(e->cpu, on_sample, e);
+	for (int i = 0; pyrometer_sources[i]; i++)
+		if (!e->src_err[i] && pyrometer_sources[i]->untrack)
+			pyrometer_sources[i]->untrack(e->src_state[i], pid);
 	agg_process_gone(e->agg, pid);
 	pysym_forget(e->sym, pid);
 	if (pi)
@@ -237,6 +247,25 @@ static void drain(struct engine *e)
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
+static void start_sources(struct engine *e)
+{
+	for (int i = 0; pyrometer_sources[i] && i < MAX_SOURCES; i++) {
+		const struct source_ops *src = pyrometer_sources[i];
+
+		e->src_err[i] = src->start ? src->start(e, &e->o, &e->src_state[i]) : 0;
+		if (e->src_err[i])
+			fprintf(stderr, "pyrometerd: Failed to start the %s source: %s, continuing without it\n",
+				src->name, strerror(-e->src_err[i]));
+	}
+}
+
+static void stop_sources(struct engine *e)
+{
+	for (int i = 0; pyrometer_sources[i] && i < MAX_SOURCES; i++)
+		if (!e->src_err[i] && pyrometer_sources[i]->stop)
+			pyrometer_sources[i]->stop(e->src_state[i]);
+}
+
 int engine_start(const struct engine_opts *o, struct engine **out)
 {
 	struct engine *e = calloc(1, sizeof(*e));
@@ -279,6 +308,7 @@ int engine_start(const struct engine_opts *o, struct engine **out)
 	err = procwatch_open(on_proc_event, e, &e->pw);
 	if (err)
 		goto fail;
+	start_sources(e);
 	pthread_mutex_lock(&e->lock);
 	tracker_scan(e->tr);
 	e->last_scan_ns = e->last_drain_ns = mono_ns();
@@ -294,6 +324,7 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	stop_sources(e);
 	procwatch_close(e->pw);
 	tracker_free(e->tr);
 	cpu_sampler_close(e->cpu);
@@ -321,6 +352,9 @@ int engine_run_once(struct engine *e, int timeout_ms)
 		drain(e);
 		e->last_drain_ns = now;
 	}
+	for (int i = 0; pyrometer_sources[i]; i++)
+		if (!e->src_err[i] && pyrometer_sources[i]->tick)
+			pyrometer_sources[i]->tick(e->src_state[i], now);
 	if (now - e->last_scan_ns >= e->o.scan_seconds * 1000000000ULL) {
 		tracker_reap(e->tr);
 		tracker_scan(e->tr);
@@ -344,6 +378,7 @@ void engine_set_rules(struct engine *e, const struct svc_rules *rules)
 /* ---- queries ------------------------------------------------------------------------------ */
 
 struct svc_rows {
+	struct engine *e;
 	json_object *arr;
 	double period_s, window_s;
 	bool processes;
@@ -364,6 +399,9 @@ static void add_service_row(const struct agg_entity_info *i, void *ctx)
 	json_object_object_add(o, "cpu_percent",
 			       json_object_new_double(100.0 * i->samples_window * r->period_s / r->window_s));
 	json_object_object_add(o, "top_function", json_object_new_string(i->top_function));
+	for (int k = 0; pyrometer_sources[k]; k++)
+		if (!r->e->src_err[k] && pyrometer_sources[k]->service_json)
+			pyrometer_sources[k]->service_json(r->e->src_state[k], i->service, o);
 	json_object_array_add(r->arr, o);
 }
 
@@ -382,7 +420,7 @@ static double window_s(const struct engine *e)
 
 json_object *engine_services_json(struct engine *e)
 {
-	struct svc_rows r = { .arr = json_object_new_array() };
+	struct svc_rows r = { .e = e, .arr = json_object_new_array() };
 	json_object *o = json_object_new_object();
 
 	pthread_mutex_lock(&e->lock);
@@ -416,6 +454,9 @@ static json_object *process_json(struct engine *e, const struct py_target *t)
 	json_object_object_add(src, "cpu_python_stacks", json_object_new_boolean(t->layout != NULL));
 	json_object_object_add(src, "usdt", json_object_new_boolean(t->has_usdt));
 	json_object_object_add(src, "code_type_check", json_object_new_boolean(t->code_type_addr != 0));
+	for (int k = 0; pyrometer_sources[k]; k++)
+		if (!e->src_err[k] && pyrometer_sources[k]->process_json)
+			pyrometer_sources[k]->process_json(e->src_state[k], t->pid, src);
 	json_object_object_add(o, "sources", src);
 	return o;
 }
@@ -529,6 +570,14 @@ json_object *engine_health_json(struct engine *e)
 	json_object_object_add(o, "services", json_object_new_int((int)as.services));
 	json_object_object_add(o, "samples", json_object_new_uint64(cs.bpf[PM_STAT_SAMPLES]));
 	json_object_object_add(o, "lost_stacks", json_object_new_uint64(cs.lost_stacks));
+	{
+		json_object *srcs = json_object_new_object();
+
+		for (int i = 0; pyrometer_sources[i]; i++)
+			json_object_object_add(srcs, pyrometer_sources[i]->name,
+					       json_object_new_string(e->src_err[i] ? strerror(-e->src_err[i]) : "running"));
+		json_object_object_add(o, "sources", srcs);
+	}
 	return o;
 }
 
@@ -729,7 +778,60 @@ int engine_metrics(struct engine *e, struct expo *x)
 	EXPO_TRY(expo_value(x, NULL, 0, self_cpu_seconds()));
 	EXPO_TRY(expo_family(x, "pyrometer_self_resident_memory_bytes", EXPO_GAUGE, "Resident memory of pyrometerd."));
 	EXPO_TRY(expo_value(x, NULL, 0, self_rss_bytes()));
+	for (int i = 0; pyrometer_sources[i]; i++)
+		if (!e->src_err[i] && pyrometer_sources[i]->metrics)
+			EXPO_TRY(pyrometer_sources[i]->metrics(e->src_state[i], x));
 out:
 	pthread_mutex_unlock(&e->lock);
 	return err;
+}
+
+/* ---- findings and services for sources ------------------------------------------------------ */
+
+json_object *engine_findings_json(struct engine *e)
+{
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+	pthread_mutex_lock(&e->lock);
+	for (int i = 0; pyrometer_sources[i]; i++)
+		if (!e->src_err[i] && pyrometer_sources[i]->findings)
+			pyrometer_sources[i]->findings(e->src_state[i], arr);
+	pthread_mutex_unlock(&e->lock);
+	json_object_object_add(o, "findings", arr);
+	return o;
+}
+
+const struct py_target *engine_target(struct engine *e, pid_t pid)
+{
+	return tracker_find(e->tr, pid);
+}
+
+const char *engine_service_of(struct engine *e, pid_t pid)
+{
+	struct procinfo *pi = procinfo_find(e, pid);
+
+	return pi ? pi->service : NULL;
+}
+
+int engine_symbolize(struct engine *e, pid_t pid, uint64_t code, int32_t lasti, const char **name,
+		     const char **file, int *line)
+{
+	const struct py_target *t = tracker_find(e->tr, pid);
+	struct pysym_frame f = { "<unknown>", "", 0 };
+	int err = t ? pysym_resolve(e->sym, t, code, lasti, &f) : -ESRCH;
+
+	*name = f.name;
+	*file = f.file;
+	*line = f.line;
+	return err;
+}
+
+int engine_py_procs_fd(struct engine *e)
+{
+	return cpu_sampler_procs_fd(e->cpu);
+}
+
+struct profile *engine_cpu_profile_locked(struct engine *e, const char *service, unsigned seconds)
+{
+	return agg_profile(e->agg, service, 0, seconds, now_s());
 }
