@@ -5,6 +5,7 @@
 #include <crypt.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -64,6 +66,12 @@ static int h_whoami(const struct http_request *req, struct http_response *resp, 
 	return http_body_printf(resp, "%s", req->user ? req->user : "-");
 }
 
+static int h_slow(const struct http_request *req, struct http_response *resp, void *ctx)
+{
+	usleep(1500 * 1000); /* like a profile capture of the next N seconds */
+	return http_body_printf(resp, "{\"slow\":true}");
+}
+
 static const struct http_route routes[] = {
 	{ "GET", "/healthz", http_healthz, NULL, HTTP_ROUTE_PUBLIC },
 	{ "GET", "/echo", h_echo, NULL, 0 },
@@ -72,6 +80,7 @@ static const struct http_route routes[] = {
 	{ "GET", "/api/deeper/", h_whoami, NULL, 0 },
 	{ "GET", "/fail", h_fail, NULL, 0 },
 	{ "GET", "/whoami", h_whoami, NULL, 0 },
+	{ "GET", "/slow", h_slow, NULL, 0 },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -665,6 +674,47 @@ static void test_connection_limits(void **state)
 	http_stop(s);
 }
 
+static void *slow_client(void *arg)
+{
+	static struct reply r;
+
+	fetch(arg, NULL, &r);
+	return &r;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A blocking handler stalls only its own connection. */
+static void test_blocking_handler(void **state)
+{
+	struct http_opts o = { 0 };
+	struct http_server *s = start(&o);
+	char slow[128], url[128];
+	struct reply r, *sr;
+	pthread_t t;
+	double t0, fast;
+
+	url_of(slow, sizeof(slow), "http", s, "/slow");
+	url_of(url, sizeof(url), "http", s, "/healthz");
+	t0 = now_s();
+	assert_int_equal(pthread_create(&t, NULL, slow_client, slow), 0);
+	usleep(200000);
+	assert_int_equal(fetch(url, NULL, &r), CURLE_OK);
+	fast = now_s() - t0;
+	assert_int_equal(r.status, 200);
+	assert_int_equal(pthread_join(t, (void **)&sr), 0);
+	assert_int_equal(sr->status, 200);
+	print_message("healthz answered after %.2f s while /slow took %.2f s\n", fast, now_s() - t0);
+	assert_true(fast < 1.0);
+	http_stop(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_malformed_flood),
 		cmocka_unit_test(test_connection_limits),
+		cmocka_unit_test(test_blocking_handler),
 	};
 	int rc;
 
