@@ -348,10 +348,18 @@ void client_error_msg(const struct client_resp *r, char *out, size_t outlen)
 
 int client_opt(struct client_opts *o, int opt, const char *arg)
 {
+	char *url;
 	long v;
 
 	switch (opt) {
 	case CLIENT_OPT_SERVER:
+		url = normalize_server(arg);
+		if (!url) {
+			fprintf(stderr, "pyrometer: invalid --server URL '%s' (want HOST:PORT, http://... or https://...)\n",
+				arg);
+			return -EINVAL;
+		}
+		free(url);
 		o->server = arg;
 		return 1;
 	case CLIENT_OPT_CACERT:
@@ -386,8 +394,8 @@ struct client *client_open(const struct client_opts *o)
 	int err = client_new(o, &c);
 
 	if (err == -EINVAL)
-		fprintf(stderr, "pyrometer: invalid --server URL '%s' (want http://HOST:PORT or https://...)\n",
-			o->server ? o->server : getenv(CLIENT_ENV_SERVER));
+		fprintf(stderr, "pyrometer: invalid server URL '%s' in $%s (want HOST:PORT, http://... or https://...)\n",
+			getenv(CLIENT_ENV_SERVER), CLIENT_ENV_SERVER);
 	else if (err)
 		fprintf(stderr, "pyrometer: failed to set up the HTTP client: %s\n", strerror(-err));
 	return err ? NULL : c;

@@ -114,14 +114,18 @@ int cmd_processes(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
 		r = client_opt(&co, c, optarg);
-		if (r < 0)
+		if (r < 0) {
+			usage(stderr);
 			return 2;
+		}
 		if (r > 0)
 			continue;
 		switch (c) {
 		case 'p':
-			if ((pid = cmd_parse_pid(optarg)) < 0)
+			if ((pid = cmd_parse_pid(optarg)) < 0) {
+				usage(stderr);
 				return 2;
+			}
 			break;
 		case 'j':
 			json = true;

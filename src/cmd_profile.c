@@ -85,8 +85,10 @@ static int parse_args(int argc, char **argv, struct profile_args *a)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:p:d:wf:o:h", opts, NULL)) != -1) {
 		r = client_opt(&a->co, c, optarg);
-		if (r < 0)
+		if (r < 0) {
+			usage(stderr);
 			return 2;
+		}
 		if (r > 0)
 			continue;
 		switch (c) {
@@ -96,8 +98,10 @@ static int parse_args(int argc, char **argv, struct profile_args *a)
 			a->service = optarg;
 			break;
 		case 'p':
-			if ((a->pid = cmd_parse_pid(optarg)) < 0)
+			if ((a->pid = cmd_parse_pid(optarg)) < 0) {
+				usage(stderr);
 				return 2;
+			}
 			break;
 		case 'd':
 			if (cmd_parse_long(optarg, 1, 3600, &a->seconds))

@@ -73,8 +73,10 @@ int cmd_status(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		r = client_opt(&co, c, optarg);
-		if (r < 0)
+		if (r < 0) {
+			usage(stderr);
 			return 2;
+		}
 		if (r > 0)
 			continue;
 		if (c == 'j') {

@@ -230,8 +230,10 @@ static int parse_args(int argc, char **argv, struct top_args *a)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "1n:h", opts, NULL)) != -1) {
 		r = client_opt(&a->co, c, optarg);
-		if (r < 0)
+		if (r < 0) {
+			usage(stderr);
 			return 2;
+		}
 		if (r > 0)
 			continue;
 		switch (c) {
@@ -243,6 +245,7 @@ static int parse_args(int argc, char **argv, struct top_args *a)
 			a->interval = strtod(optarg, &end);
 			if (errno || end == optarg || *end || !(a->interval >= 0.1 && a->interval <= 3600)) {
 				fprintf(stderr, "pyrometer: --interval must be 0.1..3600 seconds, got '%s'\n", optarg);
+				usage(stderr);
 				return 2;
 			}
 			a->interval_set = true;

@@ -390,7 +390,8 @@ static int opt_quiet(void *arg)
 {
 	struct client_opts *o = arg;
 
-	return client_opt(o, CLIENT_OPT_TIMEOUT, "0") + 10 * client_opt(o, CLIENT_OPT_USER, "nocolon");
+	return client_opt(o, CLIENT_OPT_TIMEOUT, "0") + 10 * client_opt(o, CLIENT_OPT_USER, "nocolon") +
+	       100 * client_opt(o, CLIENT_OPT_SERVER, "ftp://h:1");
 }
 
 static void test_client_opts(void **state)
@@ -407,8 +408,10 @@ static void test_client_opts(void **state)
 	assert_true(o.insecure && o.timeout_set);
 	assert_int_equal(o.timeout_s, 45);
 	assert_string_equal(o.user, "u:p");
-	assert_int_equal(capture_stderr(err, sizeof(err), opt_quiet, &o), 11 * -EINVAL);
-	assert_int_equal(count_lines(err), 2);
+	assert_int_equal(capture_stderr(err, sizeof(err), opt_quiet, &o), 111 * -EINVAL);
+	assert_int_equal(count_lines(err), 3);
+	assert_non_null(strstr(err, "invalid --server URL 'ftp://h:1'"));
+	assert_string_equal(o.server, "h:1"); /* a rejected value leaves the option as it was */
 	assert_non_null(strstr(err, "--timeout must be 1..86400"));
 	assert_non_null(strstr(err, "--user wants USER:PASS"));
 }
