@@ -2,7 +2,8 @@
 temporary config): status, top (one-shot, JSON and live on a pseudo-terminal), processes, profile
 in all four formats checked by real readers (go tool pprof / protoc, json, xmllint) with the SVG's
 top frames matched against folded output; then with the daemon stopped: one-line errors, exit 1,
-and the standalone fallback of `profile --pid`. Usage errors exit 2 without any daemon."""
+and the standalone fallback of `profile --pid`; HTTPS with basic auth. Usage errors exit 2 without
+any daemon."""
 import gzip, json, os, pty, re, select, shutil, signal, subprocess, tempfile, time, unittest
 import xml.etree.ElementTree as ET
 
@@ -440,6 +441,76 @@ class StoppedDaemon(unittest.TestCase):
         finally:
             p.kill()
             p.wait()
+
+
+class TlsAndAuth(unittest.TestCase):
+    """A daemon with HTTPS (self-signed certificate made here) and basic auth (sha512crypt hash):
+    --cacert, --insecure and --user work; a missing CA, no or wrong credentials and plain HTTP
+    each fail in one line with exit 1."""
+
+    @classmethod
+    def setUpClass(cls):
+        lib.require_root(cls)
+        if not shutil.which("openssl"):
+            raise unittest.SkipTest("openssl not installed")
+        cls.tmp = tempfile.mkdtemp(prefix="pyrometer-cli-tls-")
+        cert, key = os.path.join(cls.tmp, "cert.pem"), os.path.join(cls.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        pwhash = subprocess.run(["openssl", "passwd", "-6", "pw:with colon"], check=True, capture_output=True,
+                                text=True).stdout.strip()
+        conf = os.path.join(cls.tmp, "pyrometer.conf")
+        with open(conf, "w") as f:
+            f.write(f"tls_cert_file = {cert}\ntls_key_file = {key}\n"
+                    f"basic_auth_user = alice\nbasic_auth_password_hash = {pwhash}\n")
+        cls.port = lib.free_port()
+        cls.url, cls.cert = f"https://127.0.0.1:{cls.port}", cert
+        cls.log = open(os.path.join(cls.tmp, "log"), "w+")
+        cls.p = subprocess.Popen([lib.DAEMON, "--config", conf, "--listen", f"127.0.0.1:{cls.port}"],
+                                 stdout=cls.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if cls.p.poll() is not None:
+                break
+            if cli("status", "--server", cls.url, "--insecure", "--user", "alice:pw:with colon",
+                   timeout=10).returncode == 0:
+                return
+            time.sleep(0.2)
+        cls.tearDownClass()
+        raise RuntimeError("pyrometerd with TLS did not come up")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.p.poll() is None:
+            cls.p.terminate()
+            cls.p.wait(10)
+        cls.log.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_cacert_and_user(self):
+        r = cli("status", "--json", "--server", self.url, "--cacert", self.cert, "--user", "alice:pw:with colon")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["status"], "ok")
+        r = cli("top", "--once", "--server", self.url, "--insecure", "--user", "alice:pw:with colon")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("SERVICE", r.stdout)
+
+    def test_failures_are_one_line(self):
+        good = ("--user", "alice:pw:with colon")
+        cases = [
+            (("--server", self.url, *good), r"^pyrometer: request to pyrometerd at .* failed: .*certificate"),
+            (("--server", self.url, "--cacert", self.cert), r"^pyrometer: authentication required$"),
+            (("--server", self.url, "--insecure", "--user", "alice:wrong"), r"^pyrometer: authentication required$"),
+            (("--server", f"http://127.0.0.1:{self.port}", *good), r"^pyrometer: request to pyrometerd at "),
+        ]
+        for args, want in cases:
+            with self.subTest(args=args):
+                r = cli("status", *args, timeout=30)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertEqual(r.stdout, "")
+                self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+                self.assertRegex(r.stderr.rstrip("\n"), want)
 
 
 if __name__ == "__main__":
