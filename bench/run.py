@@ -88,6 +88,76 @@ def bench_cpu(reps):
     return rows
 
 
+def proc_cpu_rss(pid):
+    """(CPU seconds used so far, RSS bytes) of pid from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / tick
+    with open(f"/proc/{pid}/statm") as f:
+        rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return cpu, rss
+
+
+def start_daemon():
+    import socket, tempfile, urllib.request
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+    conf.close()
+    d = subprocess.Popen([os.path.join(BUILD, "pyrometerd"), "--config", conf.name, "--listen",
+                          f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    d.port = port
+    return d
+
+
+def daemon_usage(seconds):
+    d = start_daemon()
+    time.sleep(3)  # settle: start-up scan, first drains
+    c0, _ = proc_cpu_rss(d.pid)
+    time.sleep(seconds)
+    c1, rss = proc_cpu_rss(d.pid)
+    d.terminate()
+    d.wait()
+    return 100 * (c1 - c0) / seconds, rss
+
+
+@section("daemon")
+def bench_daemon(reps):
+    rows = []
+    idle = [subprocess.Popen([PY, "-c", "import time\nwhile True: time.sleep(1)"]) for _ in range(50)]
+    try:
+        time.sleep(1)
+        cpu, rss = daemon_usage(20)
+        rows.append(dict(name="pyrometerd with 50 idle Python processes: CPU", target="<= 1 % of a core",
+                         result=f"{cpu:.2f} %", ok=cpu <= 1.0, value=cpu))
+        rows.append(dict(name="pyrometerd with 50 idle Python processes: RSS", target="<= 64 MiB",
+                         result=f"{rss/2**20:.1f} MiB", ok=rss <= 64 * 2**20, value=rss))
+    finally:
+        for p in idle:
+            p.kill()
+    busy = [subprocess.Popen([PY, os.path.join(ROOT, "tests", "py", "cpu_split.py")], stdout=subprocess.DEVNULL)
+            for _ in range(4)]
+    try:
+        cpu, rss = daemon_usage(20)
+        rows.append(dict(name="pyrometerd with 4 busy Python processes: CPU", target="reported",
+                         result=f"{cpu:.2f} %", ok=True, value=cpu))
+        rows.append(dict(name="pyrometerd with 4 busy Python processes: RSS", target="<= 64 MiB",
+                         result=f"{rss/2**20:.1f} MiB", ok=rss <= 64 * 2**20, value=rss))
+    finally:
+        for p in busy:
+            p.kill()
+    return rows
+
+
 def write(rows):
     os.makedirs(RESULTS, exist_ok=True)
     md = ["| benchmark | target | result | met |", "|---|---|---|---|"]

@@ -31,13 +31,13 @@ class Daemon(unittest.TestCase):
         lib.require_root(self)
 
     def test_services_from_systemd_cgroups(self):
-        ma, mb = lib.cgroup_service("pmtest-a.service"), lib.cgroup_service("pmtest-b.service")
+        ma, mb = lib.cgroup_service("a.service"), lib.cgroup_service("b.service")
         pa = lib.start_py(PY, "cpu_split.py", preexec_fn=in_cgroup(ma))
         pb = lib.start_py(PY, "two_threads.py", preexec_fn=in_cgroup(mb))
         try:
             with lib.Daemon() as d:
                 def both():
-                    a, b = service_row(d, "pmtest-a.service"), service_row(d, "pmtest-b.service")
+                    a, b = service_row(d, "a.service"), service_row(d, "b.service")
                     ok = a and b and a["cpu_seconds_total"] > 0.5 and b["cpu_seconds_total"] > 0.5
                     return (a, b) if ok else None
 
@@ -48,8 +48,8 @@ class Daemon(unittest.TestCase):
                 self.assertIn("cpu_split.py", a["top_function"])
                 self.assertIn("two_threads.py", b["top_function"])
                 procs = {p["pid"]: p for p in d.json("/api/v1/processes")["processes"]}
-                self.assertEqual(procs[pa.pid]["service"], "pmtest-a.service")
-                self.assertEqual(procs[pb.pid]["service"], "pmtest-b.service")
+                self.assertEqual(procs[pa.pid]["service"], "a.service")
+                self.assertEqual(procs[pb.pid]["service"], "b.service")
                 self.assertTrue(procs[pa.pid]["sources"]["cpu_python_stacks"])
                 self.assertTrue(procs[pa.pid]["sources"]["usdt"])  # Debian's python3.11 has USDT notes
         finally:
