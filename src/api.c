@@ -26,7 +26,7 @@ static void set_body(struct api_resp *rs, int status, const char *type, char *bo
 	rs->len = len;
 }
 
-static void error(struct api_resp *rs, int status, const char *fmt, ...)
+static void __attribute__((format(printf, 3, 4))) error(struct api_resp *rs, int status, const char *fmt, ...)
 {
 	char msg[256];
 	json_object *o = json_object_new_object();
@@ -197,8 +197,10 @@ static void route_profile(struct engine *e, const struct api_req *rq, struct api
 	}
 	window = ms && !strcmp(ms, "window");
 	if (!engine_knows(e, service, pid)) {
-		error(rs, 404, pid ? "process %d is not a tracked Python process" : "no service named %s", pid,
-		      service);
+		if (pid)
+			error(rs, 404, "process %d is not a tracked Python process", pid);
+		else
+			error(rs, 404, "no service named %s", service);
 		return;
 	}
 	p = window ? engine_profile_window(e, service, pid, seconds)

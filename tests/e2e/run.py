@@ -14,7 +14,7 @@ class Result(unittest.TextTestResult):
         super().startTest(test)
 
     def _line(self, test, word, extra=""):
-        dt = time.monotonic() - self._t0
+        dt = time.monotonic() - getattr(self, "_t0", time.monotonic())
         self.stream.write(f"[{word:4}] {test.id()} ({dt:.1f}s){extra}\n")
         self.stream.flush()
 
