@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "cmd.h"
 #include "cpu.h"
 #include "ksyms.h"
@@ -155,6 +157,19 @@ static void rec_free(struct rec *r)
 	prof_free(r->prof);
 }
 
+/* The sampler program's kernel-measured run time (needs --bpf-stats). */
+static void print_bpf_stats(struct cpu_sampler *cpu)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(cpu_sampler_prog_fd(cpu), &info, &len))
+		return;
+	fprintf(stderr, "pyrometer: bpf on_cpu_sample: %llu runs, %llu ns, %.0f ns per run\n",
+		(unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns,
+		info.run_cnt ? (double)info.run_time_ns / info.run_cnt : 0.0);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -167,7 +182,8 @@ static void usage(FILE *f)
 		"      --depth N          Python frames per stack, 1..%d (default %d)\n"
 		"      --subprocesses     also sample processes the target starts later\n"
 		"      --threads          root each stack with its thread\n"
-		"      --kernel-stacks    append kernel frames to each stack\n",
+		"      --kernel-stacks    append kernel frames to each stack\n"
+		"      --bpf-stats        print the sampler's kernel-measured BPF run time at the end\n",
 		PM_MAX_DEPTH, PM_DEFAULT_DEPTH);
 }
 
@@ -215,6 +231,7 @@ int cmd_record(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },   { "depth", required_argument, NULL, 'D' },
 		{ "subprocesses", no_argument, NULL, 'S' },   { "threads", no_argument, NULL, 'T' },
 		{ "kernel-stacks", no_argument, NULL, 'K' },  { "help", no_argument, NULL, 'h' },
+		{ "bpf-stats", no_argument, NULL, 'B' },
 		{},
 	};
 	struct cpu_sampler_opts so = { .rate_hz = 99, .max_depth = PM_DEFAULT_DEPTH };
@@ -224,7 +241,7 @@ int cmd_record(int argc, char **argv)
 	struct tracker_opts to = {};
 	struct rec r = {};
 	struct py_target t;
-	int waited = 0;
+	int waited = 0, stats_fd = -1;
 	pid_t pid = 0;
 	int c, err, rc = 1;
 	uint64_t start, last_drain;
@@ -274,6 +291,9 @@ int cmd_record(int argc, char **argv)
 		case 'K':
 			so.kernel_stacks = true;
 			break;
+		case 'B':
+			stats_fd = 0;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -303,6 +323,8 @@ int cmd_record(int argc, char **argv)
 	}
 	if (so.kernel_stacks)
 		r.ks = ksyms_load();
+	if (stats_fd == 0) /* refcounted: other users of bpf_stats are not disturbed */
+		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	err = cpu_sampler_open(&so, &r.cpu);
 	if (err) {
 		fprintf(stderr, "pyrometer: failed to start the BPF sampler: %s%s\n", strerror(-err),
@@ -358,8 +380,12 @@ int cmd_record(int argc, char **argv)
 	}
 	fprintf(stderr, "pyrometer: %llu samples, %.1f%% with Python stacks\n", (unsigned long long)r.samples,
 		r.samples ? 100.0 * r.py_samples / r.samples : 0.0);
+	if (stats_fd >= 0)
+		print_bpf_stats(r.cpu);
 	rc = 0;
 out:
+	if (stats_fd >= 0)
+		close(stats_fd);
 	rec_free(&r);
 	return rc;
 }
