@@ -305,6 +305,30 @@ class WithDaemon(unittest.TestCase):
         folded, _ = self.profile("folded")
         self.compare_top_frames(by_depth_svg(svg), by_depth_folded(lib.parse_folded(open(folded).read())), 0.15)
 
+    def test_profile_svg_renders_in_chromium(self):
+        """The daemon's SVG flame graph, opened by a real browser, shows the flame graph (Python
+        frames painted in their colour), not an error page."""
+        from test_formats import CHROMIUM_FLAGS, chromium, png_pixels
+        exe = chromium()
+        if not exe:
+            self.skipTest("chromium not installed")
+        svg, _ = self.profile("svg")
+        png = os.path.join(self.tmp, "daemon-fg.png")
+        with tempfile.TemporaryDirectory() as prof:
+            r = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={prof}", f"--screenshot={png}",
+                                "--window-size=1200,700", "file://" + svg], capture_output=True, text=True,
+                               timeout=120)
+        self.assertTrue(os.path.exists(png), r.stderr[-2000:])
+        w, h, rows = png_pixels(png)
+        colors = {}
+        for row in rows:
+            for px in row:
+                colors[px] = colors.get(px, 0) + 1
+        green = sum(n for (r_, g, b), n in colors.items() if g > r_ + 30 and g > b + 60)
+        print(f"  screenshot {w}x{h}: {len(colors)} colours, {green} Python-frame pixels")
+        self.assertGreater(len(colors), 20, "screenshot looks blank")
+        self.assertGreater(green, 5000, "no Python frames visible")
+
     def test_profile_service_window_svg_matches_folded(self):
         """Two back-to-back --window profiles of the service cover (nearly) the same history, so the
         SVG's frames must agree closely with the folded text."""
