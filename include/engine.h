@@ -22,7 +22,7 @@ struct engine_opts {
 	unsigned window_seconds;   /* rolling history (default 60) */
 	unsigned slot_seconds;     /* granularity (default 10) */
 	unsigned scan_seconds;     /* full /proc rescan period (default 30) */
-	unsigned drain_ms;         /* kernel -> aggregates period (default 1000) */
+	unsigned drain_ms;         /* kernel -> aggregates period (default 250) */
 	size_t max_processes, max_services, max_stacks;
 	const struct svc_rules *rules; /* service overrides (owned by the caller, may be NULL) */
 };

@@ -271,7 +271,7 @@ static const char *top_leaf(const struct profile *p, char *buf, size_t len)
 		for (int j = (int)s->nframes - 1; j >= 0; j--) {
 			const struct prof_frame *f = prof_frame_at(p, s->frames[j]);
 
-			if (f->kind != PROF_FRAME_PYTHON)
+			if (f->kind != PROF_FRAME_PYTHON || !strcmp(f->name, "<unknown>"))
 				continue;
 			if (s->value > best) {
 				best = s->value;

@@ -278,8 +278,8 @@ int engine_start(const struct engine_opts *o, struct engine **out)
 	e->o = *o;
 	if (!e->o.scan_seconds)
 		e->o.scan_seconds = 30;
-	if (!e->o.drain_ms)
-		e->o.drain_ms = 1000;
+	if (!e->o.drain_ms) /* often enough to symbolize short-lived processes while they live */
+		e->o.drain_ms = 250;
 	e->rules = o->rules;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->tick, NULL);
