@@ -24,9 +24,10 @@ def median_spread(xs):
     return statistics.median(xs), (max(xs) - min(xs)) if xs else 0.0
 
 
-def run_kernels(iters, with_record):
-    """Wall seconds of the CPU kernels, optionally while `pyrometer record` samples them at 99 Hz.
-    The profiler attaches and settles before the timed part starts (steady-state overhead)."""
+def run_kernels(iters, with_record=False, profiler=None):
+    """Wall seconds of the CPU kernels. The profiler (with_record: `pyrometer record` at 99 Hz on the
+    process; or a callable returning a started Popen/handle to stop) attaches and settles before the
+    timed part starts (steady-state overhead)."""
     p = subprocess.Popen([PY, os.path.join(ROOT, "bench", "py", "kernels.py"), str(iters), "wait"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "ready"
@@ -42,6 +43,45 @@ def run_kernels(iters, with_record):
     if rec:
         rec.wait(timeout=30)
     return float(out.strip())
+
+
+def perf_record():
+    return subprocess.Popen(["perf", "record", "-F", "99", "-g", "-a", "-o", "/dev/null"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_proc(p):
+    p.terminate()
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+@section("peers")
+def bench_peers(reps):
+    """The same kernels with no profiler, with pyrometerd (default configuration, whole host) and
+    with `perf record -F 99 -g -a`, interleaved."""
+    iters, res = 12, {"none": [], "pyrometerd": [], "perf": []}
+    for _ in range(reps):
+        res["none"].append(run_kernels(iters))
+        d = start_daemon()
+        time.sleep(2)
+        res["pyrometerd"].append(run_kernels(iters))
+        stop_proc(d)
+        pr = perf_record()
+        time.sleep(1)
+        res["perf"].append(run_kernels(iters))
+        stop_proc(pr)
+    rows = []
+    for name, target in (("pyrometerd", "<= 0.5 %"), ("perf", "peer")):
+        ratios = [on / off for on, off in zip(res[name], res["none"])]
+        med, spread = median_spread(ratios)
+        rows.append(dict(name=f"CPU kernels with {name} (99 Hz) vs none (slowdown)", target=target,
+                         result=f"{100*(med-1):+.2f} % (spread {100*spread:.2f} pts, {reps} pairs)",
+                         ok=(med - 1 <= 0.005) if name == "pyrometerd" else True, value=med - 1))
+    return rows
 
 
 @section("cpu")
@@ -124,17 +164,19 @@ def daemon_usage(seconds):
 @section("daemon")
 def bench_daemon(reps):
     rows = []
-    idle = [subprocess.Popen([PY, "-c", "import time\nwhile True: time.sleep(1)"]) for _ in range(50)]
-    try:
-        time.sleep(1)
-        cpu, rss = daemon_usage(20)
-        rows.append(dict(name="pyrometerd with 50 idle Python processes: CPU", target="<= 1 % of a core",
-                         result=f"{cpu:.2f} %", ok=cpu <= 1.0, value=cpu))
-        rows.append(dict(name="pyrometerd with 50 idle Python processes: RSS", target="<= 64 MiB",
+    for n in (0, 50, 200):
+        idle = [subprocess.Popen([PY, "-c", "import time\nwhile True: time.sleep(1)"]) for _ in range(n)]
+        try:
+            time.sleep(1 + n / 100)
+            cpu, rss = daemon_usage(20)
+        finally:
+            for p in idle:
+                p.kill()
+        rows.append(dict(name=f"pyrometerd with {n} idle Python processes: CPU",
+                         target="<= 1 % of a core" if n == 50 else "reported",
+                         result=f"{cpu:.2f} %", ok=cpu <= 1.0 or n != 50, value=cpu))
+        rows.append(dict(name=f"pyrometerd with {n} idle Python processes: RSS", target="<= 64 MiB",
                          result=f"{rss/2**20:.1f} MiB", ok=rss <= 64 * 2**20, value=rss))
-    finally:
-        for p in idle:
-            p.kill()
     busy = [subprocess.Popen([PY, os.path.join(ROOT, "tests", "py", "cpu_split.py")], stdout=subprocess.DEVNULL)
             for _ in range(4)]
     try:
