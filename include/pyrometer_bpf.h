@@ -100,6 +100,7 @@ enum pm_event_kind {
 	PM_EV_EXEC = 1, /* a process exec'd: candidate for discovery */
 	PM_EV_EXIT = 2, /* a thread-group leader exited */
 	PM_EV_FORK = 3, /* a new process (thread-group) was forked from a tracked one */
+	PM_EV_LOOP_STALL = 16, /* struct pm_stall_event */
 };
 
 struct pm_event_hdr {
@@ -118,6 +119,222 @@ struct pm_proc_event {
 	char comm[PM_COMM_LEN];
 };
 
+/* ---- off-CPU time, run-queue wait and event-loop stalls (bpf/offcpu.bpf.c) ------------------ */
+/* Why a thread was off its CPU. The kernel tells these apart from the task state and the syscall
+ * the thread blocked in (and, for read/write-like calls, the kind of file behind the fd). */
+enum pm_off_reason {
+	PM_OFF_RUNQ = 0,  /* runnable, waiting for a CPU (preempted, or woken and not yet running) */
+	PM_OFF_DISK = 1,  /* uninterruptible sleep (block I/O, fsync, page-in), or a regular file */
+	PM_OFF_NET = 2,   /* a socket call, read/write on a socket, poll() on one socket */
+	PM_OFF_LOCK = 3,  /* futex outside the interpreter's runtime state: a lock or condition */
+	PM_OFF_GIL = 4,   /* futex inside _PyRuntime: waiting for the GIL */
+	PM_OFF_SLEEP = 5, /* nanosleep, clock_nanosleep */
+	PM_OFF_POLL = 6,  /* epoll/poll/select/accept: an event loop or server waiting for work */
+	PM_OFF_PIPE = 7,  /* read/write on a pipe or FIFO */
+	PM_OFF_OTHER = 8, /* any other wait (children, signals, ttys, unknown) */
+	PM_OFF_REASONS = 9,
+};
+/* Userspace refines PM_OFF_LOCK into this when the blocking Python frame is a condition or event
+ * wait (threading.Condition.wait, Event.wait, Thread.join): waiting for work, not contention. */
+#define PM_OFF_WAIT PM_OFF_REASONS
+#define PM_OFF_ALL_REASONS (PM_OFF_REASONS + 1)
+
+#define PM_OFF_NO_SYSCALL 0xffff
+#define PM_OFF_HIST_SLOTS 27 /* log2 buckets of microseconds: [0,2) [2,4) ... [2^25,2^26) [2^26,inf) */
+#define PM_OFF_HIST_LOOP  31 /* pm_off_hist_key.kind of the event-loop iteration histogram */
+#define PM_OFF_STALL_STACKS 4
+#define PM_OFF_MAX_THREADS 16384 /* per-thread state rows (LRU) */
+
+/* Key of the in-kernel off-CPU counter (value: struct pm_off_val). */
+struct pm_off_key {
+	__u32 pid;
+	__u32 tid;
+	__u64 py_stack_hash; /* key into the offcpu py_stacks map; 0 = no Python stack */
+	__u16 reason;        /* enum pm_off_reason */
+	__u16 syscall;       /* x86_64 syscall number blocked in, or PM_OFF_NO_SYSCALL */
+	__u32 stack_flags;   /* PM_STACK_* */
+};
+
+struct pm_off_val {
+	__u64 ns;    /* blocked time, switch-out to wake-up (runq: to switch-in) */
+	__u64 count; /* blocks */
+};
+
+/* Cumulative per-process scheduler counters (key: tgid); userspace takes deltas. */
+struct pm_off_proc {
+	__u64 oncpu_ns;   /* switch-in to switch-out */
+	__u64 runq_ns;    /* runnable but not running */
+	__u64 blocked_ns; /* every reason but runq */
+	__u64 voluntary;  /* switches that blocked */
+	__u64 involuntary;/* preemptions */
+};
+
+/* Cumulative latency histograms, per process and kind (a reason, or PM_OFF_HIST_LOOP). */
+struct pm_off_hist_key {
+	__u32 pid;
+	__u32 kind;
+};
+struct pm_off_hist {
+	__u64 slots[PM_OFF_HIST_SLOTS];
+	__u64 sum_ns;
+};
+
+/* Per-process address range of _PyRuntime: futexes inside it are GIL waits. */
+struct pm_off_range {
+	__u64 lo, hi;
+};
+
+/* Knobs counted by the off-CPU programs (per-CPU array, index = enum). */
+enum pm_off_stat {
+	PM_OFF_STAT_SWITCHES = 0, /* switch-outs of tracked threads */
+	PM_OFF_STAT_WALKS,        /* Python stacks walked */
+	PM_OFF_STAT_WALK_REUSED,  /* walks skipped: same blocking point as last time */
+	PM_OFF_STAT_COUNT_FULL,   /* off-CPU count map full: time lost */
+	PM_OFF_STAT_STACK_FULL,   /* stack map update failed */
+	PM_OFF_STAT_STALL_DROPS,  /* stall records lost (ring buffer full) */
+	PM_OFF_STAT_NO_STORAGE,   /* task storage could not be created */
+	PM_OFF_STAT_MAX,
+};
+
+/* A stretch of an event loop between returning from epoll_wait and calling it again that took
+ * longer than the threshold (streamed: each one matters). hdr.ts_ns is the stretch's end. */
+struct pm_stall_event {
+	struct pm_event_hdr hdr;   /* kind PM_EV_LOOP_STALL */
+	__u64 start_ns;
+	__u64 dur_ns;
+	__u64 off_ns;              /* of which off-CPU (blocked or runnable) */
+	__u64 block_stack;         /* Python stack of the longest block in the stretch, 0 = none */
+	__u64 block_ns;
+	__u16 block_reason;        /* enum pm_off_reason */
+	__u16 block_syscall;
+	__u32 block_flags;
+	__u64 cpu_stacks[PM_OFF_STALL_STACKS]; /* Python stacks sampled on-CPU during the stretch */
+	__u32 cpu_counts[PM_OFF_STALL_STACKS];
+};
+
+
+/* ---- memory: resident growth by Python stack and GC pauses (bpf/memory.bpf.c) -------------- */
+#define PM_MEM_MAX_STACKS   8192  /* distinct Python stacks behind memory growth (LRU) */
+#define PM_MEM_MAX_KEYS     16384 /* distinct (pid, stack) growth keys per drain window */
+#define PM_GC_MAX_PROCS     1024  /* processes whose collector is probed at once */
+#define PM_GC_GENS          4     /* generations 0..2, and PM_GC_GEN_UNKNOWN */
+#define PM_GC_GEN_UNKNOWN   3
+#define PM_GC_BUCKETS       22    /* log2 microsecond buckets, see pm_gc_val */
+
+/* Per tracked process (mem_procs, key: tgid), written by userspace at track and kept by the
+ * rss_stat program: the anon+shmem page count (the kernel's approximate mm counter, which moves
+ * in per-CPU batches of >= 32 pages) at the last change the process made itself, and its high-water
+ * mark since tracking began. */
+struct pm_mem_proc {
+	__s64 last_pages;
+	__s64 hwm_pages;
+};
+
+/* Key of the growth counter (mem_growth, value: struct pm_mem_val). */
+struct pm_mem_key {
+	__u32 pid;
+	__u32 stack_flags;   /* PM_STACK_* */
+	__u64 py_stack_hash; /* key into mem_stacks; 0 = no Python stack */
+};
+
+struct pm_mem_val {
+	__u64 fault_bytes;  /* anon+shmem memory the process's own threads made resident */
+	__u64 growth_bytes; /* the part of it that raised the process's high-water mark */
+	__u64 events;       /* counter batches attributed (one stack walk each) */
+};
+
+/* Per-thread collection in progress (task storage). */
+struct pm_gc_pending {
+	__u64 start_ns;
+	__u32 generation;
+	__u32 pad;
+};
+
+/* GC pauses of one process and generation (gc_pauses), cumulative while tracked. */
+struct pm_gc_key {
+	__u32 pid;
+	__u32 generation; /* 0..2, PM_GC_GEN_UNKNOWN */
+};
+
+struct pm_gc_val {
+	__u64 count;
+	__u64 sum_ns;
+	/* buckets[0]: < 2 us; buckets[i]: [2^i, 2^(i+1)) us; the last one takes everything longer */
+	__u64 buckets[PM_GC_BUCKETS];
+};
+
+enum pm_mem_stat {
+	PM_MEM_STAT_EVENTS = 0,  /* counter batches seen for tracked processes */
+	PM_MEM_STAT_KEY_FULL,    /* growth map full: bytes lost */
+	PM_MEM_STAT_STACK_FULL,  /* stack map update failed: bytes kept without a stack */
+	PM_MEM_STAT_READ_FAIL,   /* a user-memory read failed mid-walk */
+	PM_MEM_STAT_GC_FULL,     /* pause map full: a pause lost */
+	PM_MEM_STAT_MAX,
+};
+
+/* ---- opt-in allocation profiling (bpf/alloc.bpf.c, `pyrometer alloc`) ------------------------ */
+#define PM_ALLOC_MAX_LIVE   65536 /* sampled allocations whose free is watched */
+#define PM_ALLOC_MAX_KEYS   16384 /* distinct (domain, stack) keys */
+
+/* The uprobe cookie of an allocator entry or return: which function it is. */
+#define PM_ALLOC_KIND_MASK  0x3
+#define PM_ALLOC_MALLOC     0x0 /* (size) */
+#define PM_ALLOC_CALLOC     0x1 /* (nelem, elsize) */
+#define PM_ALLOC_REALLOC    0x2 /* (ptr, size) */
+#define PM_ALLOC_FREE       0x3 /* (ptr) */
+#define PM_ALLOC_CTX        0x4 /* a void *ctx comes first (CPython's PyMemAllocatorEx functions) */
+#define PM_ALLOC_RAW        0x8 /* libc's allocator, not the interpreter's: skipped when nested */
+
+enum pm_alloc_domain {
+	PM_DOMAIN_PYTHON = 0, /* the interpreter's allocators (PyObject_*, PyMem_*) */
+	PM_DOMAIN_RAW = 1,    /* libc malloc family called outside of them (C code, large buffers) */
+};
+
+/* Per-thread allocator state (task storage). */
+struct pm_alloc_thread {
+	__s64 left;      /* bytes until the next sample */
+	__u64 py_size;   /* outermost interpreter allocator call in progress */
+	__u64 py_old;    /* its realloc source pointer, or 0 */
+	__u64 raw_size;
+	__u64 raw_old;
+	__u32 py_depth;  /* nesting of interpreter allocator calls */
+	__u32 raw_pending;
+};
+
+struct pm_alloc_key {
+	__u32 domain;      /* enum pm_alloc_domain */
+	__u32 stack_flags; /* PM_STACK_* */
+	__u64 py_stack_hash;
+};
+
+struct pm_alloc_val {
+	__u64 samples;
+	__u64 bytes;  /* estimated: the sum of sample weights */
+	__u64 count;  /* estimated: the sum of weight / size */
+};
+
+/* A sampled allocation still alive (alloc_live, key: the pointer). */
+struct pm_alloc_live {
+	__u64 py_stack_hash;
+	__u64 bytes;
+	__u64 count;
+	__u32 domain;
+	__u32 stack_flags;
+};
+
+enum pm_alloc_stat {
+	PM_ALLOC_STAT_PY_CALLS = 0, /* every outermost interpreter allocation (not sampled) */
+	PM_ALLOC_STAT_PY_BYTES,
+	PM_ALLOC_STAT_RAW_CALLS,
+	PM_ALLOC_STAT_RAW_BYTES,
+	PM_ALLOC_STAT_FREES,        /* frees seen */
+	PM_ALLOC_STAT_SAMPLES,
+	PM_ALLOC_STAT_LIVE_FULL,    /* live map full: a sample's free is not watched */
+	PM_ALLOC_STAT_KEY_FULL,
+	PM_ALLOC_STAT_STACK_FULL,
+	PM_ALLOC_STAT_MAX,
+};
+
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct pm_walk_offsets) == 20, "pm_walk_offsets layout");
 _Static_assert(sizeof(struct pm_proc_cfg) == 48, "pm_proc_cfg layout");
@@ -125,6 +342,21 @@ _Static_assert(sizeof(struct pm_py_frame) == 16, "pm_py_frame layout");
 _Static_assert(sizeof(struct pm_cpu_key) == 32, "pm_cpu_key layout");
 _Static_assert(sizeof(struct pm_event_hdr) == 24, "pm_event_hdr layout");
 _Static_assert(sizeof(struct pm_proc_event) == 48, "pm_proc_event layout");
+_Static_assert(sizeof(struct pm_off_key) == 24, "pm_off_key layout");
+_Static_assert(sizeof(struct pm_off_val) == 16, "pm_off_val layout");
+_Static_assert(sizeof(struct pm_off_proc) == 40, "pm_off_proc layout");
+_Static_assert(sizeof(struct pm_off_hist) == 8 * (PM_OFF_HIST_SLOTS + 1), "pm_off_hist layout");
+_Static_assert(sizeof(struct pm_stall_event) == 120, "pm_stall_event layout");
+_Static_assert(sizeof(struct pm_mem_proc) == 16, "pm_mem_proc layout");
+_Static_assert(sizeof(struct pm_mem_key) == 16, "pm_mem_key layout");
+_Static_assert(sizeof(struct pm_mem_val) == 24, "pm_mem_val layout");
+_Static_assert(sizeof(struct pm_gc_pending) == 16, "pm_gc_pending layout");
+_Static_assert(sizeof(struct pm_gc_key) == 8, "pm_gc_key layout");
+_Static_assert(sizeof(struct pm_gc_val) == 16 + 8 * PM_GC_BUCKETS, "pm_gc_val layout");
+_Static_assert(sizeof(struct pm_alloc_thread) == 48, "pm_alloc_thread layout");
+_Static_assert(sizeof(struct pm_alloc_key) == 16, "pm_alloc_key layout");
+_Static_assert(sizeof(struct pm_alloc_val) == 24, "pm_alloc_val layout");
+_Static_assert(sizeof(struct pm_alloc_live) == 32, "pm_alloc_live layout");
 #endif
 
 #endif /* PYROMETER_BPF_H */
