@@ -335,6 +335,66 @@ enum pm_alloc_stat {
 	PM_ALLOC_STAT_MAX,
 };
 
+/* ---- database wire capture (bpf/pgwire.bpf.c, src/pgwire.c) -------------------------------- */
+#define PM_DB_HEAD       4096  /* first bytes of each send/recv copied (power of two) */
+#define PM_DB_TAIL       256   /* last bytes of transfers longer than PM_DB_HEAD (power of two) */
+#define PM_DB_CONNS      16384 /* (pid, fd) sockets remembered with their classification (LRU) */
+#define PM_DB_STACKS     4096  /* Python stacks at query send time (LRU, key: stack hash) */
+#define PM_DB_MAX_DEPTH  64    /* frames walked per query stack (the call site is near the leaf) */
+#define PM_DB_RINGBUF    (8 << 20)
+
+/* What a socket of a tracked process carries, as far as the capture knows. */
+enum pm_db_state {
+	PM_DB_UNSEEN = 0,     /* not in the map */
+	PM_DB_PG = 1,         /* PostgreSQL, seen from its startup */
+	PM_DB_PG_MID = 2,     /* PostgreSQL-shaped, first seen mid-connection */
+	PM_DB_OTHER = 3,      /* not a database protocol (or not a socket): ignored */
+	PM_DB_TLS = 4,        /* encrypted after SSLRequest: counted, not copied */
+	PM_DB_RECV_FIRST = 5, /* a socket whose first transfer was a receive: classified at its first send */
+};
+
+enum pm_db_dir { PM_DB_SEND = 0, PM_DB_RECV = 1 };
+
+struct pm_db_conn_key {
+	__u32 pid;
+	__s32 fd;
+};
+
+struct pm_db_conn {
+	__u8 state;  /* enum pm_db_state */
+	__u8 pad[7];
+};
+
+/* A captured send/recv (kind PM_EV_DB_DATA; hdr.ts_ns = syscall exit) or a close of a known
+ * socket (PM_EV_DB_CLOSE, no data). data[] holds head_len bytes from the start of the transfer,
+ * then tail_len bytes from its end; total - head_len - tail_len bytes in between were not copied. */
+struct pm_db_event {
+	struct pm_event_hdr hdr;
+	__u64 enter_ns;   /* syscall entry */
+	__u64 total;      /* bytes transferred (the syscall's return value) */
+	__u64 py_stack;   /* key into db_stacks (query-starting sends only), 0 = none */
+	__s32 fd;
+	__u8 dir;         /* enum pm_db_dir */
+	__u8 state;       /* enum pm_db_state when captured */
+	__u16 head_len;
+	__u16 tail_len;
+	__u16 pad;
+	__u32 pad2;
+	__u8 data[];
+};
+
+/* Counters of the capture program (per-CPU array, index = enum). */
+enum pm_db_stat {
+	PM_DB_STAT_CALLS = 0,   /* socket syscalls of tracked processes inspected */
+	PM_DB_STAT_EVENTS,      /* records streamed */
+	PM_DB_STAT_RB_FULL,     /* records lost: ring buffer full */
+	PM_DB_STAT_STACK_FULL,  /* query stacks not stored */
+	PM_DB_STAT_READ_FAIL,   /* user buffer not readable */
+	PM_DB_STAT_NEW_PG,      /* sockets classified PostgreSQL */
+	PM_DB_STAT_NEW_OTHER,   /* sockets classified as something else */
+	PM_DB_STAT_MAX,
+};
+
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct pm_walk_offsets) == 20, "pm_walk_offsets layout");
 _Static_assert(sizeof(struct pm_proc_cfg) == 48, "pm_proc_cfg layout");
