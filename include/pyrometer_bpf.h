@@ -101,6 +101,8 @@ enum pm_event_kind {
 	PM_EV_EXIT = 2, /* a thread-group leader exited */
 	PM_EV_FORK = 3, /* a new process (thread-group) was forked from a tracked one */
 	PM_EV_LOOP_STALL = 16, /* struct pm_stall_event */
+	PM_EV_DB_DATA = 32,    /* struct pm_db_event: bytes of a database socket */
+	PM_EV_DB_CLOSE = 33,   /* struct pm_db_event without data: a known socket was closed */
 };
 
 struct pm_event_hdr {
@@ -402,6 +404,9 @@ _Static_assert(sizeof(struct pm_py_frame) == 16, "pm_py_frame layout");
 _Static_assert(sizeof(struct pm_cpu_key) == 32, "pm_cpu_key layout");
 _Static_assert(sizeof(struct pm_event_hdr) == 24, "pm_event_hdr layout");
 _Static_assert(sizeof(struct pm_proc_event) == 48, "pm_proc_event layout");
+_Static_assert(sizeof(struct pm_db_conn_key) == 8, "pm_db_conn_key layout");
+_Static_assert(sizeof(struct pm_db_conn) == 8, "pm_db_conn layout");
+_Static_assert(sizeof(struct pm_db_event) == 64, "pm_db_event layout");
 _Static_assert(sizeof(struct pm_off_key) == 24, "pm_off_key layout");
 _Static_assert(sizeof(struct pm_off_val) == 16, "pm_off_val layout");
 _Static_assert(sizeof(struct pm_off_proc) == 40, "pm_off_proc layout");
