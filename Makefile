@@ -133,6 +133,48 @@ test: deps
 bench: deps all
 	O=$(O) /usr/bin/python3 bench/run.py
 
+# ---- fuzzing -----------------------------------------------------------------------------------
+# tests/fuzz/fuzz_NAME.c is a libFuzzer target (LLVMFuzzerTestOneInput) over the library; its
+# stored seeds are tests/fuzz/corpus/NAME/. Each target is built twice: $(O)/fuzz/replay_NAME, a
+# plain main (tests/fuzz/replay_main.c) that `make test` runs over the stored corpus with SAN=1,
+# and $(FUZZ_O)/fuzz/fuzz_NAME, the libFuzzer binary over a clang build of the library with
+# coverage, ASan and UBSan. `make fuzz` runs each of FUZZ_TARGETS for FUZZ_SECONDS, FUZZ_JOBS
+# at a time; new inputs go to $(FUZZ_O)/corpus/NAME, crashes to $(FUZZ_O)/artifacts/.
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+REPLAY_BINS  := $(patsubst %,$(O)/fuzz/replay_%,$(FUZZ_NAMES))
+LIBFUZZ_BINS := $(patsubst %,$(O)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_O       ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_JOBS    ?= 1
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+                 -fno-sanitize-recover=all
+
+.PHONY: fuzz fuzz-build fuzz-replay replay-bins libfuzz-bins
+
+$(O)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c tests/fuzz/fuzz.h $(LIB) | $(O)/fuzz
+	$(call msg,LINK,$@)$(CC) $(CFLAGS) -Itests/fuzz $(LDFLAGS) $< tests/fuzz/replay_main.c $(LIB) $(LDLIBS) -o $@
+
+$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB) | $(O)/fuzz
+	$(call msg,LINK,$@)$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(O)/fuzz:
+	@mkdir -p $@
+
+replay-bins: $(REPLAY_BINS)
+libfuzz-bins: $(LIBFUZZ_BINS)
+
+# The corpus replays under ASan+UBSan, as `make test` runs them.
+fuzz-replay:
+	./tests/fuzz/replay.sh
+
+fuzz-build:
+	$(MAKE) O=$(FUZZ_O) CC=$(CLANG) SANFLAGS='$(FUZZ_SANFLAGS)' libfuzz-bins
+
+fuzz: fuzz-build
+	FUZZ_JOBS=$(FUZZ_JOBS) ./tests/fuzz/fuzz.sh $(FUZZ_O) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # ---- install / run ---------------------------------------------------------------------------
 install: all
 	install -D -m 0755 $(O)/pyrometerd $(DESTDIR)$(PREFIX)/sbin/pyrometerd
@@ -150,7 +192,7 @@ uninstall:
 	      $(DESTDIR)/etc/systemd/system/pyrometer.service
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 .DELETE_ON_ERROR:
 .SECONDARY:

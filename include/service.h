@@ -50,7 +50,9 @@ struct svc_rules *svc_rules_new(void);
 void svc_rules_free(struct svc_rules *r);
 /* Appends a rule; rules are tried in order and the first match wins. Returns 0, -EINVAL for a
  * bad kind, an empty pattern, a regex that does not compile or a service name that is empty,
- * too long or has control characters; -E2BIG past SVC_RULES_MAX; -ENOMEM. */
+ * too long or has control characters; -EOVERFLOW for a regex too costly to compile or match
+ * (stacked or nested repetitions growing past 20000 nodes, backreferences); -E2BIG past
+ * SVC_RULES_MAX; -ENOMEM. */
 int svc_rules_add(struct svc_rules *r, enum svc_match kind, const char *pattern, const char *service);
 size_t svc_rules_count(const struct svc_rules *r);
 /* Parses "cgroup" / "exe" / "cmdline" into *kind; -EINVAL otherwise. */

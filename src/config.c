@@ -45,6 +45,8 @@ static const struct key keys[] = {
 	  "history of rolling profiles served by /api/v1 (seconds)" },
 	{ "scan_interval_seconds", K_UINT, F(scan_interval_seconds), 1, 3600, "30",
 	  "period of the full /proc rescan that catches what exec events missed" },
+	{ "loop_stall_ms", K_UINT, F(loop_stall_ms), 0, 60000, "100",
+	  "an event loop running this long without polling is a blocked-loop finding; 0 turns stall detection off" },
 	{ "kernel_stacks", K_BOOL, F(kernel_stacks), 0, 0, "false",
 	  "also record kernel stacks under Python frames" },
 	{ "native_stacks", K_BOOL, F(native_stacks), 0, 0, "false",
@@ -253,6 +255,9 @@ static int set_rule(struct config *c, const char *v, char *err, size_t len)
 		return errf(err, len, -EINVAL, "service_override: more than %d rules", SVC_RULES_MAX);
 	if (rc == -ENOMEM)
 		return errf(err, len, rc, "service_override: out of memory");
+	if (rc == -EOVERFLOW)
+		return errf(err, len, -EINVAL, "service_override: PATTERN is too costly (stacked or nested "
+			    "repetitions, backreferences)");
 	if (rc < 0)
 		return errf(err, len, -EINVAL, "service_override: %s", kind == SVC_MATCH_CMDLINE ?
 			    "PATTERN is no valid extended regular expression" : "invalid NAME");

@@ -138,7 +138,9 @@ int elfsym_read_vaddr(const struct elfsym *e, uint64_t vaddr, void *buf, size_t 
 		if (vaddr < ph.p_vaddr || vaddr - ph.p_vaddr > ph.p_filesz ||
 		    len > ph.p_filesz - (vaddr - ph.p_vaddr))
 			continue;
-		if (ph.p_offset + (vaddr - ph.p_vaddr) + len > size)
+		/* A hostile p_offset must not wrap the sum around to a small number. */
+		if (ph.p_offset > size || vaddr - ph.p_vaddr > size - ph.p_offset ||
+		    len > size - ph.p_offset - (vaddr - ph.p_vaddr))
 			return -EFAULT;
 		memcpy(buf, image + ph.p_offset + (vaddr - ph.p_vaddr), len);
 		return 0;

@@ -1,6 +1,7 @@
 /* Service attribution from /proc strings: configured override rules, systemd units and
  * container ids in cgroup paths, and names derived from argv that put pre-fork workers
  * (gunicorn, uwsgi, celery, uvicorn) under their master's name. Pure; see include/service.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <regex.h>
@@ -596,7 +597,7 @@ int svc_from_cmdline(const char *cmdline, size_t cmdline_len, const char *exe, c
 		copy_name(out, len, basename_of(exe), strlen(basename_of(exe)));
 		return SVC_SRC_EXE;
 	}
-	if (comm && *comm) {
+	if (comm && strcspn(comm, "\n")) {
 		copy_name(out, len, comm, strcspn(comm, "\n"));
 		return SVC_SRC_EXE;
 	}
@@ -654,6 +655,108 @@ static bool valid_service_name(const char *s)
 	return true;
 }
 
+/* Skips a bracket expression starting at p ('['), classes like [:alpha:] included; returns the
+ * character after its ']' or NULL if it never closes. */
+static const char *skip_bracket(const char *p)
+{
+	p++;
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	for (; *p && *p != ']'; p++)
+		if (p[0] == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+			const char *end = strchr(p + 2, p[1]);
+
+			if (!end || end[1] != ']')
+				return NULL;
+			p = end + 1;
+		}
+	return *p ? p + 1 : NULL;
+}
+
+/* Nodes glibc's regcomp builds for an extended regex, bounded by REGEX_MAX_NODES + 1: it copies
+ * the tree under '+' once and under {m,n} n times, so stacked and nested repetitions grow it
+ * exponentially ("a++++...", "((a{1,255}){1,255}){1,255}" take gigabytes). Backreferences
+ * (\1..\9, a GNU extension to EREs) can take exponential time per match on a process's
+ * arguments, which any local user chooses, so they count as too expensive as well. */
+#define REGEX_MAX_NODES 20000
+#define REGEX_MAX_DEPTH 32
+
+static size_t regex_nodes(const char *p)
+{
+	size_t sum[REGEX_MAX_DEPTH + 1] = { 0 }, last[REGEX_MAX_DEPTH + 1] = { 0 }, elem;
+	int d = 0;
+
+	for (; *p; p++) {
+		unsigned long m = 0, n;
+		char *end;
+
+		switch (*p) {
+		case '\\':
+			if (p[1] >= '1' && p[1] <= '9')
+				return REGEX_MAX_NODES + 1;
+			if (p[1])
+				p++;
+			elem = 1;
+			break;
+		case '[':
+			if (!(p = skip_bracket(p)))
+				return 0; /* regcomp will refuse it */
+			p--;
+			elem = 1;
+			break;
+		case '(':
+			if (d == REGEX_MAX_DEPTH)
+				return REGEX_MAX_NODES + 1;
+			d++;
+			sum[d] = last[d] = 0;
+			continue;
+		case ')':
+			if (!d) {
+				elem = 1;
+				break;
+			}
+			elem = sum[d--] + 1;
+			break;
+		case '|':
+			last[d] = 0;
+			continue;
+		case '*':
+		case '?':
+			continue;
+		case '+':
+			sum[d] += last[d];
+			last[d] *= 2;
+			goto bounded;
+		case '{':
+			m = strtoul(p + 1, &end, 10);
+			n = *end == ',' ? (isdigit((unsigned char)end[1]) ? strtoul(end + 1, &end, 10) : m + 1) : m;
+			if (*end != '}' && !(*end == ',' && end[1] == '}')) {
+				elem = 1; /* no bound: a literal '{' to count on */
+				break;
+			}
+			n = n > 0x7fff ? 0x7fff : n ? n : 1;
+			sum[d] += last[d] * (n - 1);
+			last[d] *= n;
+			p = *end == ',' ? end + 1 : end;
+			goto bounded;
+		default:
+			elem = 1;
+		}
+		sum[d] += elem;
+		last[d] = elem;
+bounded:
+		if (sum[d] > REGEX_MAX_NODES || last[d] > REGEX_MAX_NODES)
+			return REGEX_MAX_NODES + 1;
+	}
+	while (d > 0) {
+		sum[d - 1] += sum[d];
+		d--;
+	}
+	return sum[0];
+}
+
 int svc_rules_add(struct svc_rules *r, enum svc_match kind, const char *pattern, const char *service)
 {
 	struct svc_rule rule = { .kind = kind }, *nv;
@@ -662,6 +765,8 @@ int svc_rules_add(struct svc_rules *r, enum svc_match kind, const char *pattern,
 		return -EINVAL;
 	if (r->n >= SVC_RULES_MAX)
 		return -E2BIG;
+	if (kind == SVC_MATCH_CMDLINE && regex_nodes(pattern) > REGEX_MAX_NODES)
+		return -EOVERFLOW;
 	if (kind == SVC_MATCH_CMDLINE && regcomp(&rule.re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
 		return -EINVAL;
 	nv = realloc(r->v, (r->n + 1) * sizeof(*nv));
