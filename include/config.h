@@ -56,6 +56,7 @@ struct config {
 	unsigned max_services;      /* 1..65536, default 256 */
 	unsigned window_seconds;    /* rolling profile history, 10..3600, default 60 */
 	unsigned scan_interval_seconds; /* full /proc rescan, 1..3600, default 30 */
+	unsigned loop_stall_ms;     /* event-loop stall threshold, 0 (off)..60000, default 100 */
 	bool kernel_stacks;         /* default false */
 	bool native_stacks;         /* default false */
 	enum config_log_level log_level; /* default info */

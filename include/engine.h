@@ -25,6 +25,7 @@ struct engine_opts {
 	unsigned drain_ms;         /* kernel -> aggregates period (default 250) */
 	size_t max_processes, max_services, max_stacks;
 	const struct svc_rules *rules; /* service overrides (owned by the caller, may be NULL) */
+	unsigned loop_stall_ms;        /* offcpu source: event-loop stall threshold, 0 = off */
 };
 
 /* Loads BPF and discovers the Python processes already running. Returns 0 or -errno. */

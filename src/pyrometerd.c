@@ -138,6 +138,7 @@ static void engine_opts_from(const struct config *c, struct engine_opts *o)
 	o->cpu.max_stacks = c->max_stacks;
 	o->window_seconds = c->window_seconds;
 	o->scan_seconds = c->scan_interval_seconds;
+	o->loop_stall_ms = c->loop_stall_ms;
 	o->max_processes = c->max_processes;
 	o->max_services = c->max_services;
 	o->rules = c->rules;

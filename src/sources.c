@@ -1,8 +1,10 @@
 /* The data sources the daemon runs besides on-CPU sampling (include/source.h). One line each. */
 #include <stddef.h>
 
+#include "offcpu.h"
 #include "source.h"
 
 const struct source_ops *const pyrometer_sources[] = {
+	&offcpu_source,
 	NULL,
 };

@@ -1,0 +1,832 @@
+/* The off-CPU data source of the daemon (include/offcpu.h): loads bpf/offcpu.bpf.c (sharing the CPU
+ * sampler's py_procs), drains its off-CPU counts, histograms and scheduler counters once a second
+ * into the rolling per-service aggregates (src/offagg.c), turns event-loop stall records into
+ * findings (src/offfind.c) and recomputes every service's verdict. The only module that touches the
+ * offcpu skeleton. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpflog.h"
+#include "elfsym.h"
+#include "offagg.h"
+#include "offcpu.h"
+#include "offcpu.skel.h"
+#include "offfind.h"
+#include "service.h"
+#include "source.h"
+
+#define DRAIN_BATCH 256
+#define DRAIN_NS 1000000000ULL
+#define LOOP_SAMPLE_HZ 99
+#define SRC_MAX_BYTES (4 << 20)
+
+struct pidrow {
+	pid_t pid;
+	char service[SVC_NAME_MAX];
+};
+
+struct offcpu {
+	struct engine *e;
+	struct offcpu_bpf *skel;
+	struct bpf_link *links[5];
+	struct bpf_link **plinks;
+	int *pfds, ncpus;
+	struct ring_buffer *rb;
+	struct offagg *agg;
+	struct offfind *find;
+	struct profile *scratch;
+	struct pm_py_stack *stack_buf;
+	size_t stack_value_size;
+	uint64_t stall_ns, cpu_period_ns, last_drain_ns;
+	unsigned slot_s, window_s;
+	struct pidrow *pids;
+	size_t npids, pids_cap;
+	uint64_t lost_stacks, unattributed_ns, stalls, stalls_unattributed;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t now_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* ---- loading ------------------------------------------------------------------------------ */
+
+static int open_cpu_clock(int cpu, unsigned rate_hz)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.size = sizeof(attr),
+		.freq = 1,
+		.sample_freq = rate_hz,
+	};
+	int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* The loop sampler: a low-rate cpu-clock event per CPU that only looks at loop threads. */
+static int attach_loop_sampler(struct offcpu *s)
+{
+	s->ncpus = libbpf_num_possible_cpus();
+	if (s->ncpus <= 0)
+		return s->ncpus ? s->ncpus : -ENODEV;
+	s->plinks = calloc(s->ncpus, sizeof(*s->plinks));
+	s->pfds = calloc(s->ncpus, sizeof(*s->pfds));
+	if (!s->plinks || !s->pfds)
+		return -ENOMEM;
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		int fd = open_cpu_clock(cpu, LOOP_SAMPLE_HZ);
+
+		s->pfds[cpu] = fd;
+		if (fd == -ENODEV)
+			continue;
+		if (fd < 0)
+			return fd;
+		s->plinks[cpu] = bpf_program__attach_perf_event(s->skel->progs.on_loop_sample, fd);
+		if (!s->plinks[cpu])
+			return -errno;
+	}
+	return 0;
+}
+
+static int attach(struct offcpu *s)
+{
+	struct bpf_program *progs[] = { s->skel->progs.on_switch, s->skel->progs.on_wakeup,
+					s->skel->progs.on_wakeup_new, s->stall_ns ? s->skel->progs.on_sys_enter : NULL };
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		if (!progs[i])
+			continue;
+		s->links[i] = bpf_program__attach(progs[i]);
+		if (!s->links[i])
+			return -errno;
+	}
+	return s->stall_ns ? attach_loop_sampler(s) : 0;
+}
+
+static int on_stall_record(void *ctx, void *data, size_t len);
+
+static int load(struct offcpu *s, struct engine *e, const struct engine_opts *o)
+{
+	unsigned depth = o->cpu.max_depth ? o->cpu.max_depth : PM_DEFAULT_DEPTH;
+	int err;
+
+	if (depth > PM_MAX_DEPTH)
+		return -EINVAL;
+	s->stack_value_size = offsetof(struct pm_py_stack, frames) + depth * sizeof(struct pm_py_frame);
+	s->stack_buf = calloc(1, sizeof(*s->stack_buf));
+	if (!s->stack_buf)
+		return -ENOMEM;
+	bpflog_init();
+	s->skel = offcpu_bpf__open();
+	if (!s->skel)
+		return -errno;
+	s->skel->rodata->max_depth = depth;
+	s->skel->rodata->stall_ns = s->stall_ns ? s->stall_ns : ~0ULL;
+	bpf_map__set_value_size(s->skel->maps.py_stacks, s->stack_value_size);
+	if (o->cpu.max_stacks)
+		bpf_map__set_max_entries(s->skel->maps.py_stacks, o->cpu.max_stacks);
+	err = bpf_map__reuse_fd(s->skel->maps.py_procs, engine_py_procs_fd(e));
+	if (err)
+		return err;
+	err = offcpu_bpf__load(s->skel);
+	if (err)
+		return err;
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.stall_events), on_stall_record, s, NULL);
+	if (!s->rb)
+		return -errno;
+	return attach(s);
+}
+
+static void offcpu_stop(void *state)
+{
+	struct offcpu *s = state;
+
+	if (!s)
+		return;
+	for (int i = 0; s->plinks && i < s->ncpus; i++)
+		bpf_link__destroy(s->plinks[i]);
+	for (int i = 0; s->pfds && i < s->ncpus; i++)
+		if (s->pfds[i] >= 0)
+			close(s->pfds[i]);
+	for (size_t i = 0; i < sizeof(s->links) / sizeof(s->links[0]); i++)
+		bpf_link__destroy(s->links[i]);
+	ring_buffer__free(s->rb);
+	offcpu_bpf__destroy(s->skel);
+	offagg_free(s->agg);
+	offfind_free(s->find);
+	prof_free(s->scratch);
+	free(s->plinks);
+	free(s->pfds);
+	free(s->stack_buf);
+	free(s->pids);
+	free(s);
+}
+
+static int offcpu_start(struct engine *e, const struct engine_opts *o, void **state)
+{
+	struct offcpu *s = calloc(1, sizeof(*s));
+	struct offagg_opts ao;
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->e = e;
+	s->slot_s = o->slot_seconds ? o->slot_seconds : 10;
+	s->window_s = o->window_seconds ? o->window_seconds : 60;
+	s->stall_ns = (uint64_t)o->loop_stall_ms * 1000000ULL;
+	s->cpu_period_ns = 1000000000ULL / (o->cpu.rate_hz ? o->cpu.rate_hz : 99);
+	ao = (struct offagg_opts){ .slot_seconds = s->slot_s, .window_seconds = s->window_s,
+				   .max_services = o->max_services, .max_stacks = 4096 };
+	s->agg = offagg_new(&ao);
+	s->find = offfind_new(s->window_s);
+	s->scratch = prof_new(PROF_UNIT_NANOSECONDS, 0);
+	if (!s->agg || !s->find || !s->scratch) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = load(s, e, o);
+	if (err)
+		goto fail;
+	s->last_drain_ns = mono_ns();
+	*state = s;
+	return 0;
+fail:
+	offcpu_stop(s);
+	return err < 0 ? err : -EINVAL;
+}
+
+/* ---- processes ---------------------------------------------------------------------------- */
+
+static struct pidrow *pid_find(struct offcpu *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->npids; i++)
+		if (s->pids[i].pid == pid)
+			return &s->pids[i];
+	return NULL;
+}
+
+static pid_t pid_of_service(struct offcpu *s, const char *service)
+{
+	for (size_t i = 0; i < s->npids; i++)
+		if (!strcmp(s->pids[i].service, service))
+			return s->pids[i].pid;
+	return 0;
+}
+
+/* Futexes inside _PyRuntime (the GIL's mutex and condition live there, 3.8-3.13) are GIL waits. */
+static void set_gil_range(struct offcpu *s, const struct py_target *t)
+{
+	struct pm_off_range r = { 0 };
+	struct elfsym *es = NULL;
+	uint64_t value, size;
+	char path[PATH_MAX + 32];
+	__u32 key = t->pid;
+
+	snprintf(path, sizeof(path), "/proc/%d/root%s", t->pid, t->elf_path);
+	if (elfsym_open(path, &es))
+		return;
+	if (!elfsym_lookup(es, "_PyRuntime", &value, &size) && size) {
+		r.lo = t->runtime_addr;
+		r.hi = t->runtime_addr + size;
+		bpf_map__update_elem(s->skel->maps.gil_ranges, &key, sizeof(key), &r, sizeof(r), BPF_ANY);
+	}
+	elfsym_close(es);
+}
+
+static void offcpu_track(void *state, const struct py_target *t, const char *service)
+{
+	struct offcpu *s = state;
+	struct pidrow *r = pid_find(s, t->pid);
+
+	if (!r) {
+		if (s->npids == s->pids_cap) {
+			size_t cap = s->pids_cap ? s->pids_cap * 2 : 64;
+			struct pidrow *n = realloc(s->pids, cap * sizeof(*n));
+
+			if (!n)
+				return;
+			s->pids = n;
+			s->pids_cap = cap;
+		}
+		r = &s->pids[s->npids++];
+		r->pid = t->pid;
+		set_gil_range(s, t);
+	}
+	snprintf(r->service, sizeof(r->service), "%s", service);
+	offagg_touch(s->agg, service, now_s());
+}
+
+static void drain(struct offcpu *s);
+
+static void offcpu_untrack(void *state, pid_t pid)
+{
+	struct offcpu *s = state;
+	struct pidrow *r = pid_find(s, pid);
+	__u32 key = pid;
+
+	drain(s); /* what the kernel holds is symbolized while the process is known */
+	bpf_map__delete_elem(s->skel->maps.gil_ranges, &key, sizeof(key), 0);
+	if (r)
+		*r = s->pids[--s->npids];
+}
+
+/* ---- stacks ------------------------------------------------------------------------------- */
+
+static int marker(struct offcpu *s, const char *name)
+{
+	return prof_frame_id(s->scratch, name, "", 0, PROF_FRAME_MARKER);
+}
+
+/* Python stack `hash` of pid as scratch frame ids, root first; fr (if given) gets the same frames
+ * innermost first. Returns the number of ids. */
+static uint32_t stack_ids(struct offcpu *s, pid_t pid, uint64_t hash, uint32_t flags, uint32_t *ids,
+			  struct offfind_frame *fr, uint32_t *nfr)
+{
+	uint32_t k = 0, n;
+	int id;
+
+	if (nfr)
+		*nfr = 0;
+	if (!hash)
+		return 0;
+	memset(s->stack_buf, 0, s->stack_value_size);
+	if (bpf_map__lookup_elem(s->skel->maps.py_stacks, &hash, sizeof(hash), s->stack_buf, s->stack_value_size, 0)) {
+		s->lost_stacks++;
+		id = marker(s, "[lost stack]");
+		if (id >= 0)
+			ids[k++] = (uint32_t)id;
+		return k;
+	}
+	n = s->stack_buf->nframes < PM_MAX_DEPTH ? s->stack_buf->nframes : PM_MAX_DEPTH;
+	if ((flags & PM_STACK_TRUNCATED) && (id = marker(s, "[truncated]")) >= 0)
+		ids[k++] = (uint32_t)id;
+	for (int i = (int)n - 1; i >= 0; i--) {
+		const struct pm_py_frame *pf = &s->stack_buf->frames[i];
+		const char *name, *file;
+		int line;
+
+		engine_symbolize(s->e, pid, pf->code, pf->lasti, &name, &file, &line);
+		id = prof_frame_id(s->scratch, name, file, line, PROF_FRAME_PYTHON);
+		if (id < 0)
+			break;
+		ids[k++] = (uint32_t)id;
+	}
+	/* innermost first, with strings owned by the scratch profile */
+	for (uint32_t i = 0; fr && i < k; i++) {
+		const struct prof_frame *f = prof_frame_at(s->scratch, ids[k - 1 - i]);
+
+		if (f->kind != PROF_FRAME_PYTHON)
+			break;
+		fr[(*nfr)++] = (struct offfind_frame){ f->name, f->file, f->line };
+	}
+	return k;
+}
+
+/* ---- draining ----------------------------------------------------------------------------- */
+
+typedef void (*drain_fn)(struct offcpu *s, const void *key, const void *val);
+
+/* Moves every entry of a hash map out of the kernel. Returns 0 or -errno. */
+static int drain_map(struct offcpu *s, struct bpf_map *map, drain_fn fn)
+{
+	size_t ksz = bpf_map__key_size(map), vsz = bpf_map__value_size(map);
+	char *keys = malloc(ksz * DRAIN_BATCH), *vals = malloc(vsz * DRAIN_BATCH);
+	int fd = bpf_map__fd(map), err = 0;
+	__u64 in = 0, out = 0;
+	bool first = true;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 n = DRAIN_BATCH;
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in, &out, keys, vals, &n, &o);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		for (__u32 i = 0; i < n; i++)
+			fn(s, keys + i * ksz, vals + i * vsz);
+		if (err) { /* ENOENT: the map is exhausted */
+			err = 0;
+			break;
+		}
+		in = out;
+		first = false;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static void on_count(struct offcpu *s, const void *key, const void *val)
+{
+	const struct pm_off_key *k = key;
+	const struct pm_off_val *v = val;
+	const char *service = engine_service_of(s->e, k->pid), *sys = NULL;
+	uint32_t ids[PM_MAX_DEPTH + 2], nfr;
+	struct offfind_frame fr[PM_MAX_DEPTH + 2];
+	unsigned reason = k->reason < PM_OFF_REASONS ? k->reason : PM_OFF_OTHER;
+	char sysbuf[32];
+	uint32_t n;
+
+	if (!service) {
+		s->unattributed_ns += v->ns;
+		return;
+	}
+	n = stack_ids(s, k->pid, k->py_stack_hash, k->stack_flags, ids, fr, &nfr);
+	if (reason == PM_OFF_LOCK && nfr && offcpu_is_idle_wait(fr[0].name, fr[0].file))
+		reason = PM_OFF_WAIT;
+	if (k->syscall != PM_OFF_NO_SYSCALL) {
+		sys = offcpu_syscall_name(k->syscall);
+		if (!sys) {
+			snprintf(sysbuf, sizeof(sysbuf), "syscall_%u", k->syscall);
+			sys = sysbuf;
+		}
+	}
+	offagg_add(s->agg, service, reason, s->scratch, ids, n, sys, v->ns, now_s());
+}
+
+static void on_hist(struct offcpu *s, const void *key, const void *val)
+{
+	const struct pm_off_hist_key *k = key;
+	const struct pm_off_hist *h = val;
+	const char *service = engine_service_of(s->e, k->pid);
+	unsigned kind = k->kind == PM_OFF_HIST_LOOP ? OFFAGG_HIST_LOOP : k->kind;
+
+	if (service && kind < OFFAGG_HIST_KINDS)
+		offagg_hist_add(s->agg, service, kind, (const uint64_t *)h->slots, h->sum_ns);
+}
+
+static void on_proc(struct offcpu *s, const void *key, const void *val)
+{
+	const struct pm_off_proc *p = val;
+	const char *service = engine_service_of(s->e, *(const __u32 *)key);
+
+	if (service)
+		offagg_sched_add(s->agg, service, p->oncpu_ns, p->voluntary, p->involuntary);
+}
+
+/* ---- verdicts ----------------------------------------------------------------------------- */
+
+/* The heaviest CPU stack of a sample profile, as evidence; its self time (as leaf) in seconds. */
+static bool cpu_evidence(const struct profile *p, double period_s, struct offfind_evidence *ev)
+{
+	const struct prof_stack *best = NULL;
+
+	for (size_t i = 0; p && i < prof_nstacks(p); i++) {
+		const struct prof_stack *st = prof_stack_at(p, i);
+
+		if (!best || st->value > best->value)
+			best = st;
+	}
+	if (!best)
+		return false;
+	offfind_evidence(p, best, period_s, ev);
+	/* "for N s": every stack whose application frame is the same function */
+	ev->seconds = 0;
+	for (size_t i = 0; i < prof_nstacks(p); i++) {
+		struct offfind_evidence other;
+
+		offfind_evidence(p, prof_stack_at(p, i), period_s, &other);
+		if (!strcmp(other.code, ev->code))
+			ev->seconds += other.seconds;
+	}
+	return true;
+}
+
+/* The top stack of a category over the window: CPU samples for cpu (and runq: what it runs when it
+ * gets a CPU), else the off-CPU profile's heaviest stack of that category's reasons. */
+static bool top_for(enum verdict_cat c, const struct profile *cpu, const struct profile *off, double period_s,
+		    struct offfind_evidence *ev)
+{
+	const struct prof_stack *best = NULL;
+
+	if (c == VC_CPU || c == VC_RUNQ)
+		return cpu_evidence(cpu, period_s, ev);
+	for (unsigned r = 0; r < PM_OFF_ALL_REASONS; r++) {
+		const struct prof_stack *st;
+
+		if (offcpu_reason_cat(r) != c || r == PM_OFF_RUNQ)
+			continue;
+		st = offagg_top_stack(off, r);
+		if (st && (!best || st->value > best->value))
+			best = st;
+	}
+	if (!best)
+		return false;
+	offfind_evidence(off, best, 1e-9, ev);
+	return true;
+}
+
+struct verdict_ctx {
+	struct offcpu *s;
+	uint64_t now;
+};
+
+static void compute_verdict(const struct offagg_info *info, void *ctx)
+{
+	struct verdict_ctx *vc = ctx;
+	struct offcpu *s = vc->s;
+	struct offfind_verdict fv = { 0 };
+	struct verdict_in in = { 0 };
+	uint64_t ns[PM_OFF_ALL_REASONS];
+	struct profile *cpu, *off;
+	unsigned covered;
+
+	if (offagg_window(s->agg, info->service, vc->now, ns, &covered))
+		return;
+	cpu = engine_cpu_profile_locked(s->e, info->service, offagg_nslots(s->agg) * s->slot_s);
+	off = offagg_profile(s->agg, info->service, offagg_nslots(s->agg) * s->slot_s, vc->now);
+	in.ns[VC_CPU] = cpu ? prof_total(cpu) * s->cpu_period_ns : 0;
+	for (unsigned r = 0; r < PM_OFF_ALL_REASONS; r++)
+		in.ns[offcpu_reason_cat(r)] += ns[r];
+	in.window_ns = (uint64_t)covered * 1000000000ULL;
+	if (!verdict_decide(&in, &fv.v)) {
+		fv.window_s = covered;
+		memcpy(fv.ns, in.ns, sizeof(fv.ns));
+		fv.gil_ns = ns[PM_OFF_GIL];
+		if (fv.v.dominant < VC_N)
+			fv.has_top[0] = top_for(fv.v.dominant, cpu, off, s->cpu_period_ns / 1e9, &fv.top[0]);
+		if (fv.v.second < VC_N)
+			fv.has_top[1] = top_for(fv.v.second, cpu, off, s->cpu_period_ns / 1e9, &fv.top[1]);
+		offfind_set_verdict(s->find, info->service, pid_of_service(s, info->service), &fv);
+	}
+	prof_free(cpu);
+	prof_free(off);
+}
+
+static void drain(struct offcpu *s)
+{
+	struct verdict_ctx vc = { .s = s, .now = now_s() };
+
+	if (prof_nframes(s->scratch) > 100000) {
+		prof_free(s->scratch);
+		s->scratch = prof_new(PROF_UNIT_NANOSECONDS, 0);
+		if (!s->scratch)
+			return;
+	}
+	ring_buffer__consume(s->rb);
+	drain_map(s, s->skel->maps.off_counts, on_count);
+	drain_map(s, s->skel->maps.off_hists, on_hist);
+	drain_map(s, s->skel->maps.off_procs, on_proc);
+	offagg_foreach(s->agg, compute_verdict, &vc);
+}
+
+static void offcpu_tick(void *state, uint64_t now)
+{
+	struct offcpu *s = state;
+
+	ring_buffer__consume(s->rb);
+	if (now - s->last_drain_ns >= DRAIN_NS) {
+		drain(s);
+		s->last_drain_ns = now;
+	}
+}
+
+/* ---- event-loop stalls -------------------------------------------------------------------- */
+
+/* Line `line` of a tracked process's source file (through its root), or "" when unreadable. */
+static void read_source_line(pid_t pid, const char *file, int line, char *out, size_t len)
+{
+	char path[PATH_MAX + 32], *buf = NULL;
+	size_t n = 0, cap = 0;
+	ssize_t r;
+	int fd;
+
+	out[0] = 0;
+	if (!file || file[0] != '/' || line < 1)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	do {
+		if (n == cap) {
+			char *b = cap < SRC_MAX_BYTES ? realloc(buf, cap ? cap * 2 : 65536) : NULL;
+
+			if (!b)
+				break;
+			buf = b;
+			cap = cap ? cap * 2 : 65536;
+		}
+		r = read(fd, buf + n, cap - n);
+		n += r > 0 ? (size_t)r : 0;
+	} while (r > 0);
+	close(fd);
+	if (buf && offcpu_src_line(buf, n, line, out, len))
+		out[0] = 0;
+	free(buf);
+}
+
+static int on_stall_record(void *ctx, void *data, size_t len)
+{
+	struct offcpu *s = ctx;
+	const struct pm_stall_event *ev = data;
+	struct offfind_frame fr[PM_MAX_DEPTH + 2];
+	uint32_t ids[PM_MAX_DEPTH + 2], nfr = 0, best = 0;
+	struct offfind_stall st = { 0 };
+	char src[256] = "";
+	const char *service;
+	uint64_t hash = 0;
+	int app;
+
+	if (len < sizeof(*ev) || ev->hdr.len != sizeof(*ev) || ev->hdr.kind != PM_EV_LOOP_STALL)
+		return 0;
+	s->stalls++;
+	service = engine_service_of(s->e, ev->hdr.pid);
+	if (!service) {
+		s->stalls_unattributed++;
+		return 0;
+	}
+	offagg_stall_add(s->agg, service);
+	for (int i = 0; i < PM_OFF_STALL_STACKS; i++)
+		if (ev->cpu_stacks[i] && ev->cpu_counts[i] > ev->cpu_counts[best])
+			best = i;
+	/* a stretch mostly spent off-CPU is explained by its longest block, else by what ran */
+	st.cpu = !(ev->block_stack && ev->off_ns * 2 >= ev->dur_ns) && ev->cpu_stacks[best];
+	hash = st.cpu ? ev->cpu_stacks[best] : ev->block_stack;
+	stack_ids(s, ev->hdr.pid, hash, st.cpu ? 0 : ev->block_flags, ids, fr, &nfr);
+	app = offfind_app_frame(fr, nfr);
+	if (app >= 0)
+		read_source_line(ev->hdr.pid, fr[app].file, fr[app].line, src, sizeof(src));
+	st.service = service;
+	st.pid = ev->hdr.pid;
+	st.tid = ev->hdr.tid;
+	st.dur_ns = ev->dur_ns;
+	st.off_ns = ev->off_ns;
+	st.block_ns = ev->block_ns;
+	st.threshold_ns = s->stall_ns;
+	st.block_syscall = st.cpu ? PM_OFF_NO_SYSCALL : ev->block_syscall;
+	st.frames = fr;
+	st.nframes = nfr;
+	st.cpu_samples = st.cpu ? ev->cpu_counts[best] : 0;
+	st.source_line = src[0] ? src : NULL;
+	st.now_ns = mono_ns();
+	offfind_add_stall(s->find, &st);
+	return 0;
+}
+
+/* ---- exposition --------------------------------------------------------------------------- */
+
+struct metric_ctx {
+	struct offcpu *s;
+	struct expo *x;
+	int pass, err;
+};
+
+static double hist_bounds[PM_OFF_HIST_SLOTS - 1];
+
+static int hist_metric(struct expo *x, const char *service, const char *reason, const struct offagg_hist *h)
+{
+	struct expo_label l[2] = { { "service", service }, { "reason", reason } };
+	uint64_t any = 0;
+
+	for (int i = 0; i < PM_OFF_HIST_SLOTS; i++)
+		any += h->slots[i];
+	if (!any)
+		return 0;
+	return expo_histogram(x, l, reason ? 2 : 1, hist_bounds, h->slots, PM_OFF_HIST_SLOTS - 1, h->sum_ns / 1e9);
+}
+
+static void metric_row(const struct offagg_info *i, void *ctx)
+{
+	struct metric_ctx *m = ctx;
+	struct expo_label l[2] = { { "service", i->service }, { "reason", NULL } };
+	const struct offfind_verdict *v;
+
+	if (m->err)
+		return;
+	switch (m->pass) {
+	case 0:
+		for (unsigned r = 0; r < PM_OFF_ALL_REASONS && !m->err; r++) {
+			l[1].value = offcpu_reason_name(r);
+			m->err = expo_value(m->x, l, 2, i->total_ns[r] / 1e9);
+		}
+		break;
+	case 1:
+		m->err = expo_value(m->x, l, 1, i->oncpu_ns / 1e9);
+		break;
+	case 2:
+		l[1] = (struct expo_label){ "kind", "voluntary" };
+		m->err = expo_value_u64(m->x, l, 2, i->voluntary);
+		l[1].value = "involuntary";
+		if (!m->err)
+			m->err = expo_value_u64(m->x, l, 2, i->involuntary);
+		break;
+	case 3:
+		for (unsigned r = 0; r < PM_OFF_REASONS && !m->err; r++)
+			m->err = hist_metric(m->x, i->service, offcpu_reason_name(r), &i->hist[r]);
+		break;
+	case 4:
+		m->err = hist_metric(m->x, i->service, NULL, &i->hist[OFFAGG_HIST_LOOP]);
+		break;
+	case 5:
+		m->err = expo_value_u64(m->x, l, 1, i->stalls);
+		break;
+	case 6:
+	case 7:
+		v = offfind_get_verdict(m->s->find, i->service);
+		if (!v)
+			break;
+		if (m->pass == 6) {
+			l[1] = (struct expo_label){ "verdict", verdict_kind_name(v->v.kind) };
+			m->err = expo_value(m->x, l, 2, 1);
+			break;
+		}
+		l[1].name = "category";
+		for (int c = 0; c < VC_N && !m->err; c++) {
+			l[1].value = verdict_cat_name(c);
+			m->err = expo_value(m->x, l, 2, v->v.share[c]);
+		}
+		break;
+	}
+}
+
+static const struct {
+	const char *name;
+	enum expo_type type;
+	const char *help;
+} families[] = {
+	{ "pyrometer_offcpu_seconds_total", EXPO_COUNTER,
+	  "Thread time off-CPU by reason (runq: runnable without a CPU; wait: condition waits)." },
+	{ "pyrometer_sched_oncpu_seconds_total", EXPO_COUNTER, "Thread time on-CPU, from context switches." },
+	{ "pyrometer_sched_switches_total", EXPO_COUNTER, "Context switches of a service's threads, by kind." },
+	{ "pyrometer_offcpu_block_seconds", EXPO_HISTOGRAM,
+	  "Durations of blocking waits (disk, network, lock, ...) and run-queue waits, by reason." },
+	{ "pyrometer_event_loop_stretch_seconds", EXPO_HISTOGRAM,
+	  "Time an event loop ran between returning from epoll_wait and polling again." },
+	{ "pyrometer_event_loop_stalls_total", EXPO_COUNTER,
+	  "Event-loop stretches longer than loop_stall_ms (each one is a blocked event loop)." },
+	{ "pyrometer_verdict", EXPO_GAUGE, "The service's verdict over the window; always 1." },
+	{ "pyrometer_verdict_share", EXPO_GAUGE, "Share of the service's thread time per category over the window." },
+};
+
+static int stat_sum(struct offcpu *s, __u32 idx, uint64_t *out)
+{
+	__u64 vals[512];
+	int ncpu = libbpf_num_possible_cpus();
+
+	*out = 0;
+	if (ncpu <= 0 || ncpu > 512)
+		return -EINVAL;
+	if (bpf_map__lookup_elem(s->skel->maps.off_stats, &idx, sizeof(idx), vals, ncpu * sizeof(__u64), 0))
+		return -errno;
+	for (int c = 0; c < ncpu; c++)
+		*out += vals[c];
+	return 0;
+}
+
+static int self_metrics(struct offcpu *s, struct expo *x)
+{
+	struct expo_label l = { "reason", "count_map_full" };
+	struct offagg_stats as;
+	uint64_t v;
+	int err;
+
+	offagg_get_stats(s->agg, &as);
+	if ((err = expo_family(x, "pyrometer_offcpu_drops_total", EXPO_COUNTER,
+			       "Off-CPU time or records lost, by reason (ns for time, records for stalls).")))
+		return err;
+	stat_sum(s, PM_OFF_STAT_COUNT_FULL, &v);
+	if ((err = expo_value_u64(x, &l, 1, v)))
+		return err;
+	l.value = "stack_map_full";
+	stat_sum(s, PM_OFF_STAT_STACK_FULL, &v);
+	if ((err = expo_value_u64(x, &l, 1, v)))
+		return err;
+	l.value = "stack_evicted";
+	if ((err = expo_value_u64(x, &l, 1, s->lost_stacks)))
+		return err;
+	l.value = "stall_ring_full";
+	stat_sum(s, PM_OFF_STAT_STALL_DROPS, &v);
+	if ((err = expo_value_u64(x, &l, 1, v)))
+		return err;
+	l.value = "service_cap";
+	if ((err = expo_value_u64(x, &l, 1, as.dropped_service_cap_ns)))
+		return err;
+	if ((err = expo_family(x, "pyrometer_offcpu_stack_walks_total", EXPO_COUNTER,
+			       "Python stacks walked in the kernel at blocking points.")))
+		return err;
+	stat_sum(s, PM_OFF_STAT_WALKS, &v);
+	return expo_value_u64(x, NULL, 0, v);
+}
+
+static int offcpu_metrics(void *state, struct expo *x)
+{
+	struct offcpu *s = state;
+	struct metric_ctx m = { .s = s, .x = x };
+
+	if (!hist_bounds[0])
+		for (int i = 0; i < PM_OFF_HIST_SLOTS - 1; i++)
+			hist_bounds[i] = (double)(2ULL << i) / 1e6;
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		m.err = expo_family(x, families[f].name, families[f].type, families[f].help);
+		if (m.err)
+			return m.err;
+		m.pass = (int)f;
+		offagg_foreach(s->agg, metric_row, &m);
+		if (m.err)
+			return m.err;
+	}
+	return self_metrics(s, x);
+}
+
+static void offcpu_findings(void *state, json_object *arr)
+{
+	struct offcpu *s = state;
+
+	offfind_findings_json(s->find, mono_ns(), arr);
+}
+
+static void offcpu_service_json(void *state, const char *service, json_object *row)
+{
+	struct offcpu *s = state;
+
+	offfind_service_json(s->find, service, row);
+}
+
+static void offcpu_process_json(void *state, pid_t pid, json_object *sources)
+{
+	struct offcpu *s = state;
+
+	json_object_object_add(sources, "offcpu", json_object_new_boolean(pid_find(s, pid) != NULL));
+	json_object_object_add(sources, "event_loop_stalls", json_object_new_boolean(s->stall_ns != 0));
+}
+
+const struct source_ops offcpu_source = {
+	.name = "offcpu",
+	.start = offcpu_start,
+	.stop = offcpu_stop,
+	.track = offcpu_track,
+	.untrack = offcpu_untrack,
+	.tick = offcpu_tick,
+	.metrics = offcpu_metrics,
+	.findings = offcpu_findings,
+	.service_json = offcpu_service_json,
+	.process_json = offcpu_process_json,
+};
