@@ -57,6 +57,9 @@ struct config {
 	unsigned window_seconds;    /* rolling profile history, 10..3600, default 60 */
 	unsigned scan_interval_seconds; /* full /proc rescan, 1..3600, default 30 */
 	unsigned loop_stall_ms;     /* event-loop stall threshold, 0 (off)..60000, default 100 */
+	bool db_capture;            /* database queries from the wire, default true */
+	unsigned nplusone_min_repeats;  /* N+1: repeats per burst, 2..10000, default 5 */
+	unsigned nplusone_min_total_ms; /* N+1: summed latency per burst, 0..600000, default 50 */
 	bool kernel_stacks;         /* default false */
 	bool native_stacks;         /* default false */
 	enum config_log_level log_level; /* default info */

@@ -12,6 +12,7 @@
 
 #include "cpu.h"
 #include "expo.h"
+#include "pgwire.h"
 #include "profile.h"
 #include "service.h"
 
@@ -25,6 +26,7 @@ struct engine_opts {
 	unsigned drain_ms;         /* kernel -> aggregates period (default 250) */
 	size_t max_processes, max_services, max_stacks;
 	const struct svc_rules *rules; /* service overrides (owned by the caller, may be NULL) */
+	struct pgwire_opts db;         /* the pgwire (database queries) source (zeroes: defaults) */
 	unsigned loop_stall_ms;        /* offcpu source: event-loop stall threshold, 0 = off */
 };
 

@@ -52,6 +52,11 @@ int engine_symbolize(struct engine *e, pid_t pid, uint64_t code, int32_t lasti, 
 /* The fd of the CPU sampler's py_procs map (per-pid CPython layouts), for BPF objects of other
  * sources to share with bpf_map__reuse_fd() so they walk Python stacks the same way. */
 int engine_py_procs_fd(struct engine *e);
+/* Calls fn(state, arg) with the engine lock held for the running source called `name` (for
+ * a source's own API routes); returns fn's result, or NULL with errno ENODEV when that source is
+ * not running. Takes the lock itself: not from a hook. */
+json_object *engine_source_call(struct engine *e, const char *name, json_object *(*fn)(void *state, void *arg),
+				void *arg);
 /* On-CPU samples of a service over the last `seconds` (a new profile; the caller frees). */
 struct profile *engine_cpu_profile_locked(struct engine *e, const char *service, unsigned seconds);
 

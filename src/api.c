@@ -13,6 +13,7 @@
 #include "api.h"
 #include "engine.h"
 #include "expo.h"
+#include "pgwire.h"
 #include "profile.h"
 #include "service.h"
 
@@ -239,6 +240,29 @@ static void route_stacks(struct engine *e, const struct api_req *rq, struct api_
 	json_reply(rs, o);
 }
 
+/* /api/v1/queries?service=S&limit=N: query templates with their call sites (the pgwire source). */
+static void route_queries(struct engine *e, const struct api_req *rq, struct api_resp *rs)
+{
+	const char *service = rq->param(rq->ctx, "service"), *limit_s = rq->param(rq->ctx, "limit");
+	unsigned long limit = 50;
+	json_object *o;
+
+	if (service && api_check_service(service)) {
+		error(rs, 400, "invalid service name");
+		return;
+	}
+	if (limit_s && api_parse_uint(limit_s, 1, 10000, &limit)) {
+		error(rs, 400, "limit must be an integer in 1..10000");
+		return;
+	}
+	o = pgwire_queries_json(e, service, (unsigned)limit);
+	if (!o && errno == ENODEV) {
+		error(rs, 503, "database capture is not running (see /api/v1/health)");
+		return;
+	}
+	json_reply(rs, o);
+}
+
 static void route_process(struct engine *e, const char *pidtxt, struct api_resp *rs)
 {
 	unsigned long v;
@@ -275,6 +299,8 @@ void api_handle(struct engine *e, const struct api_req *rq, struct api_resp *rs)
 		json_reply(rs, engine_processes_json(e));
 	else if (!strncmp(path, "/api/v1/processes/", 18))
 		route_process(e, path + 18, rs);
+	else if (!strcmp(path, "/api/v1/queries"))
+		route_queries(e, rq, rs);
 	else if (!strcmp(path, "/api/v1/findings"))
 		json_reply(rs, engine_findings_json(e));
 	else if (!strcmp(path, "/api/v1/stacks"))

@@ -835,3 +835,22 @@ struct profile *engine_cpu_profile_locked(struct engine *e, const char *service,
 {
 	return agg_profile(e->agg, service, 0, seconds, now_s());
 }
+
+json_object *engine_source_call(struct engine *e, const char *name, json_object *(*fn)(void *state, void *arg),
+				void *arg)
+{
+	json_object *o = NULL;
+	int found = 0;
+
+	pthread_mutex_lock(&e->lock);
+	for (int i = 0; pyrometer_sources[i] && i < MAX_SOURCES; i++)
+		if (!strcmp(pyrometer_sources[i]->name, name) && !e->src_err[i]) {
+			o = fn(e->src_state[i], arg);
+			found = 1;
+			break;
+		}
+	pthread_mutex_unlock(&e->lock);
+	if (!found)
+		errno = ENODEV;
+	return o;
+}

@@ -142,6 +142,10 @@ static void engine_opts_from(const struct config *c, struct engine_opts *o)
 	o->max_processes = c->max_processes;
 	o->max_services = c->max_services;
 	o->rules = c->rules;
+	o->db.disabled = !c->db_capture;
+	o->db.min_repeats = c->nplusone_min_repeats;
+	o->db.min_total_ms = c->nplusone_min_total_ms;
+	o->db.min_total_set = true;
 }
 
 static const char *param_of(void *ctx, const char *name)

@@ -2,9 +2,11 @@
 #include <stddef.h>
 
 #include "offcpu.h"
+#include "pgwire.h"
 #include "source.h"
 
 const struct source_ops *const pyrometer_sources[] = {
 	&offcpu_source,
+	&pgwire_source,
 	NULL,
 };
