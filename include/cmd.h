@@ -19,6 +19,7 @@ int cmd_status(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_processes(int argc, char **argv);
+int cmd_queries(int argc, char **argv);
 
 /* Common helpers for verbs. */
 /* Parses a positive pid; returns it or -1 (and prints "pyrometer: invalid pid 'x'"). */
