@@ -19,6 +19,7 @@ int cmd_status(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_processes(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_queries(int argc, char **argv);
 
 /* Common helpers for verbs. */
@@ -33,6 +34,7 @@ struct top_row {
 	int processes;
 	double cpu_percent;
 	const char *top_function; /* "" if none */
+	const char *verdict;      /* "cpu-bound", ... (offcpu source); NULL or "": no VERDICT column */
 };
 /* Rows from a /api/v1/services answer (pointers into `services`), sorted by CPU % descending,
  * then name. Returns the row count or -EINVAL (not that shape) / -ENOMEM; free(*rows). */
@@ -40,5 +42,10 @@ int top_rows_from_json(json_object *services, struct top_row **rows);
 /* The table text, no line longer than `width` columns (0: unlimited; names and functions are
  * cut with "..."). Returns a malloc'd string or NULL on ENOMEM. */
 char *top_format(const struct top_row *rows, size_t n, unsigned width);
+
+/* `report`'s text from /api/v1/services and /api/v1/findings answers (a pure function): the
+ * services that have a verdict, then the findings, only those of `service` when not NULL.
+ * Returns a malloc'd string or NULL on ENOMEM. */
+char *report_format(json_object *services, json_object *findings, const char *service);
 
 #endif

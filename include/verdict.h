@@ -51,8 +51,8 @@ struct verdict_in {
 
 struct verdict {
 	enum verdict_kind kind;
-	enum verdict_cat dominant; /* largest busy category (VC_N if nothing was busy) */
-	enum verdict_cat second;   /* runner-up busy category (VC_N if none) */
+	enum verdict_cat dominant; /* largest busy category; when idle, the largest of all (VC_N: none) */
+	enum verdict_cat second;   /* runner-up busy category (VC_N if none, and when idle) */
 	double share[VC_N];        /* of all accounted thread time (sums to 1, or all 0) */
 	double busy_share[VC_NBUSY]; /* of busy time (sums to 1, or all 0) */
 	double busy_threads;       /* busy thread-seconds per second of window */

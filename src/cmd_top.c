@@ -20,6 +20,7 @@
 #define TOP_NAME_FAIR 20 /* what a long name keeps when the terminal is narrow */
 #define TOP_FUNC_MIN 12  /* narrower than this, the function column is left out */
 #define TOP_FIXED 16     /* "  PROCS" + "   CPU%" + "  " before the function */
+#define TOP_VERDICT 18   /* "  VERDICT" column, as wide as "io-bound:network", when rows have one */
 
 static volatile sig_atomic_t stop_requested;
 
@@ -68,6 +69,7 @@ int top_rows_from_json(json_object *services, struct top_row **rows)
 			free(r);
 			return -EINVAL;
 		}
+		r[i].verdict = json_str(o, "verdict");
 		r[i].top_function = json_str(o, "top_function");
 		if (!r[i].top_function)
 			r[i].top_function = "";
@@ -146,17 +148,21 @@ static void put_fit(FILE *f, const char *s, size_t w, bool pad)
 
 char *top_format(const struct top_row *rows, size_t n, unsigned width)
 {
-	size_t namew = TOP_NAME_MIN, funcw = SIZE_MAX, len = 0;
+	size_t namew = TOP_NAME_MIN, funcw = SIZE_MAX, len = 0, fixed = TOP_FIXED;
+	bool verdicts = false;
 	char *buf = NULL;
 	FILE *f;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (cols(rows[i].name) > namew)
 			namew = cols(rows[i].name);
+		verdicts |= rows[i].verdict && *rows[i].verdict;
+	}
+	fixed += verdicts ? TOP_VERDICT : 0;
 	if (namew > TOP_NAME_MAX)
 		namew = TOP_NAME_MAX;
 	if (width) {
-		size_t avail = width > TOP_FIXED ? width - TOP_FIXED : 0;
+		size_t avail = width > fixed ? width - fixed : 0;
 
 		/* long names give up columns, down to TOP_NAME_FAIR, for the function column */
 		if (namew + TOP_NAME_FAIR > avail) {
@@ -175,6 +181,8 @@ char *top_format(const struct top_row *rows, size_t n, unsigned width)
 		return NULL;
 	put_fit(f, "SERVICE", namew, true);
 	fputs("  PROCS   CPU%", f);
+	if (verdicts) /* padded only when a column follows */
+		fprintf(f, "  %-*s", funcw >= TOP_FUNC_MIN ? TOP_VERDICT - 2 : 0, "VERDICT");
 	if (funcw >= TOP_FUNC_MIN) {
 		fputs("  ", f);
 		put_fit(f, "TOP FUNCTION", funcw, false);
@@ -183,6 +191,13 @@ char *top_format(const struct top_row *rows, size_t n, unsigned width)
 	for (size_t i = 0; i < n; i++) {
 		put_fit(f, rows[i].name, namew, true);
 		fprintf(f, "  %5d %6.1f", rows[i].processes, rows[i].cpu_percent);
+		if (verdicts) {
+			const char *v = rows[i].verdict ? rows[i].verdict : "";
+			bool more = funcw >= TOP_FUNC_MIN && *rows[i].top_function;
+
+			if (*v || more)
+				fprintf(f, "  %-*.*s", more ? TOP_VERDICT - 2 : 0, TOP_VERDICT - 2, v);
+		}
 		if (funcw >= TOP_FUNC_MIN && *rows[i].top_function) {
 			fputs("  ", f);
 			put_fit(f, rows[i].top_function, funcw, false);

@@ -781,6 +781,7 @@ static int offcpu_metrics(void *state, struct expo *x)
 	struct offcpu *s = state;
 	struct metric_ctx m = { .s = s, .x = x };
 
+	drain(s); /* a scrape sees what the kernel holds right now */
 	if (!hist_bounds[0])
 		for (int i = 0; i < PM_OFF_HIST_SLOTS - 1; i++)
 			hist_bounds[i] = (double)(2ULL << i) / 1e6;
@@ -800,6 +801,7 @@ static void offcpu_findings(void *state, json_object *arr)
 {
 	struct offcpu *s = state;
 
+	drain(s); /* include what the kernel holds right now */
 	offfind_findings_json(s->find, mono_ns(), arr);
 }
 

@@ -12,6 +12,7 @@ static const struct cmd verbs[] = {
 	{ "top", cmd_top, "live table of services by CPU, with their hottest function" },
 	{ "profile", cmd_profile, "a service's or process's profile from the daemon (standalone fallback for --pid)" },
 	{ "processes", cmd_processes, "tracked processes and which data sources work for each" },
+	{ "report", cmd_report, "each service's verdict (cpu-bound, io-bound, ...) and every finding, with fixes" },
 	{ "queries", cmd_queries, "database query templates with their Python call sites, and N+1 findings" },
 };
 

@@ -63,6 +63,14 @@ static void rank_busy(const uint64_t *ns, enum verdict_cat *first, enum verdict_
 	}
 }
 
+static void rank_all(const uint64_t *ns, enum verdict_cat *first)
+{
+	*first = VC_N;
+	for (int c = 0; c < VC_N; c++)
+		if (ns[c] && (*first == VC_N || ns[c] > ns[*first]))
+			*first = c;
+}
+
 int verdict_decide(const struct verdict_in *in, struct verdict *out)
 {
 	double total = 0, busy = 0;
@@ -81,9 +89,11 @@ int verdict_decide(const struct verdict_in *in, struct verdict *out)
 		out->busy_share[c] = in->ns[c] / busy;
 	out->busy_threads = busy / (double)in->window_ns;
 	rank_busy(in->ns, &out->dominant, &out->second);
-	if (out->busy_threads < VERDICT_IDLE_BUSY || out->dominant == VC_N)
+	if (out->busy_threads < VERDICT_IDLE_BUSY || out->dominant == VC_N) {
 		out->kind = VK_IDLE;
-	else if (out->busy_share[out->dominant] >= VERDICT_DOMINANT)
+		rank_all(in->ns, &out->dominant); /* where the idle time went */
+		out->second = VC_N;
+	} else if (out->busy_share[out->dominant] >= VERDICT_DOMINANT)
 		out->kind = verdict_of_cat(out->dominant);
 	else
 		out->kind = VK_MIXED;

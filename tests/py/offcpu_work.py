@@ -18,7 +18,7 @@ def write_and_fsync(path):
     with open(path, "wb") as f:
         os.unlink(path)  # nothing is left behind when the workload is killed
         while True:
-            f.write(b"x" * 4096)
+            f.write(b"x" * 262144)
             f.flush()
             os.fsync(f.fileno())
 

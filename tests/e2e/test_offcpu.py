@@ -1,0 +1,260 @@
+"""Off-CPU time, verdicts and blocked event loops from the daemon, on real workloads: one service
+per verdict (each in its own systemd-named cgroup), off-CPU totals against libbpf-tools'
+offcputime on the same run, and a real aiohttp app blocking (or not) its event loop."""
+import json, os, re, signal, subprocess, time, unittest
+
+import lib
+
+PY = "/usr/bin/python3.11"
+OFFCPUTIME = "/usr/sbin/offcputime"
+
+
+def in_cgroup(move):
+    return lambda: move(os.getpid())
+
+
+def start(script, *args, cgroup=None, cpus=None):
+    """A workload from tests/py (optionally pinned with taskset), started in a cgroup."""
+    cmd = ([f"taskset", "-c", cpus] if cpus else []) + [PY, os.path.join(lib.PYDIR, script), *map(str, args)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=in_cgroup(cgroup) if cgroup else None)
+    line = p.stdout.readline()
+    if not line.startswith("ready"):
+        p.kill()
+        raise RuntimeError(f"{script} {args} did not start: {line!r} {p.stderr.read()}")
+    p.ready_line = line.split()
+    return p
+
+
+def services(d):
+    return {s["name"]: s for s in d.json("/api/v1/services")["services"]}
+
+
+def wait_for(fn, timeout, step=0.5):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last and last[0]:
+            return last
+        time.sleep(step)
+    return last
+
+
+def metric_sum(text, name, **labels):
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        lbl = dict(re.findall(r'(\w+)="([^"]*)"', line[len(name):line.rindex("}")]))
+        if all(lbl.get(k) == v for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+WORKLOADS = [
+    # service, verdict, function named in the evidence, syscall (or None), workload args, taskset
+    ("pmoff-cpu.service", "cpu-bound", "spin_cpu", None, ("cpu",), "1"),
+    ("pmoff-disk.service", "io-bound:disk", "write_and_fsync", "fsync", ("fsync",), None),
+    ("pmoff-net.service", "io-bound:network", "wait_for_server", "recvfrom", ("net",), None),
+    ("pmoff-lock.service", "lock-bound", "contend", "futex", ("lock",), None),
+    ("pmoff-starved.service", "cpu-starved", "hog", None, ("hog",), "0"),
+    ("pmoff-idle.service", "idle", "nap", "clock_nanosleep", ("sleep",), None),
+]
+
+
+class Verdicts(unittest.TestCase):
+    def setUp(self):
+        lib.require_root(self)
+
+    def test_one_service_per_verdict(self):
+        procs, moves = [], {}
+        try:
+            for name in [w[0] for w in WORKLOADS] + ["pmoff-server.service"]:
+                moves[name] = lib.cgroup_service(name)
+            server = start("slow_server.py", 0.5, cgroup=moves["pmoff-server.service"])
+            procs.append(server)
+            with lib.Daemon("--window-seconds", 10) as d:
+                for name, _, _, _, args, cpus in WORKLOADS:
+                    args = args + ((server.ready_line[1],) if args == ("net",) else ())
+                    n = 3 if name == "pmoff-starved.service" else 1
+                    for _ in range(n):
+                        procs.append(start("offcpu_work.py", *args, cgroup=moves[name], cpus=cpus))
+
+                def all_right():
+                    rows = services(d)
+                    got = {n: rows.get(n, {}).get("verdict") for n, *_ in WORKLOADS}
+                    return all(got[n] == v for n, v, *_ in WORKLOADS), rows, got
+                ok, rows, got = wait_for(all_right, 40)
+                for name, verdict, func, syscall, *_ in WORKLOADS:
+                    detail = rows.get(name, {}).get("verdict_detail", {})
+                    top = detail.get("top", {})
+                    shares = {k: round(v, 2) for k, v in detail.get("busy_shares", {}).items()}
+                    print(f"  {name}: {got[name]} busy={detail.get('busy_threads', 0):.2f} {shares} "
+                          f"top={top.get('function')} {top.get('syscall', '')}")
+                self.assertTrue(ok, f"verdicts: {got}")
+                for name, verdict, func, syscall, *_ in WORKLOADS:
+                    top = rows[name]["verdict_detail"]["top"]
+                    self.assertEqual(top["function"], func, f"{name}: {top}")
+                    self.assertIn("offcpu_work.py", top["code"])
+                    if syscall:
+                        self.assertEqual(top.get("syscall"), syscall, f"{name}: {top}")
+
+                # the verdicts are findings too, and metrics
+                findings = d.json("/api/v1/findings")["findings"]
+                by_svc = {(f["service"], f["kind"]): f for f in findings}
+                f = by_svc.get(("pmoff-disk.service", "io-bound:disk"))
+                self.assertIsNotNone(f, findings)
+                self.assertIn("fsync in write_and_fsync", f["title"])
+                self.assertTrue(f["fix"])
+                f = by_svc.get(("pmoff-cpu.service", "cpu-bound"))
+                self.assertIsNotNone(f)
+                self.assertRegex(f["title"], r"^tight CPU loop in spin_cpu for \d+\.\d s$")
+                self.assertIn(("pmoff-lock.service", "lock-bound"), by_svc)
+                self.assertIn(("pmoff-starved.service", "cpu-starved"), by_svc)
+                self.assertNotIn(("pmoff-idle.service", "idle"), by_svc)
+                text = d.get("/metrics").decode()
+                self.assertEqual(metric_sum(text, "pyrometer_verdict", service="pmoff-net.service",
+                                            verdict="io-bound:network"), 1)
+                self.assertGreater(metric_sum(text, "pyrometer_offcpu_seconds_total",
+                                              service="pmoff-disk.service", reason="disk"), 1)
+                self.assertGreater(metric_sum(text, "pyrometer_offcpu_block_seconds_count",
+                                              service="pmoff-net.service", reason="net"), 5)
+                self.assertGreater(metric_sum(text, "pyrometer_offcpu_seconds_total",
+                                              service="pmoff-starved.service", reason="runq"), 2)
+
+                # the off-CPU profile in the engine's formats, weighted in nanoseconds
+                r = lib.run_cli("report", "--server", d.url)
+                print("  " + "\n  ".join(r.stdout.splitlines()[:12]))
+                for name, verdict, *_ in WORKLOADS:
+                    self.assertRegex(r.stdout, rf"{re.escape(name)}\s+{re.escape(verdict)}")
+                self.assertIn("tight CPU loop in spin_cpu", r.stdout)
+        finally:
+            for p in procs:
+                lib.stop(p)
+            for m in moves.values():
+                lib.cgroup_remove(m)
+
+
+def offcputime_total_us(text):
+    """Sum of the per-stack microsecond totals of offcputime's default output."""
+    total, after_comm = 0, False
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("-") and "(" in s:
+            after_comm = True
+            continue
+        if after_comm and s.isdigit():
+            total += int(s)
+        after_comm = False
+    return total
+
+
+def bpf_links_of(pid):
+    n = 0
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                n += os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:bpf_link"
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return n
+
+
+class AgainstOffcputime(unittest.TestCase):
+    def setUp(self):
+        lib.require_root(self)
+        if not os.access(OFFCPUTIME, os.X_OK):
+            self.skipTest("libbpf-tools' offcputime is not installed")
+
+    def test_offcpu_total_within_10_percent(self):
+        move = lib.cgroup_service("pmoff-cmp.service")
+        p = start("offcpu_work.py", "mixio", cgroup=move)
+        oc = None
+        try:
+            with lib.Daemon() as d:
+                time.sleep(2)  # tracked, past the first drains
+                oc = subprocess.Popen([OFFCPUTIME, "-p", str(p.pid)], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+                deadline = time.monotonic() + 20
+                while bpf_links_of(oc.pid) == 0 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                self.assertGreater(bpf_links_of(oc.pid), 0, "offcputime did not attach")
+                before = metric_sum(d.get("/metrics").decode(), "pyrometer_offcpu_seconds_total",
+                                    service="pmoff-cmp.service")
+                time.sleep(8)
+                after = metric_sum(d.get("/metrics").decode(), "pyrometer_offcpu_seconds_total",
+                                   service="pmoff-cmp.service")
+                oc.send_signal(signal.SIGINT)
+                out, err = oc.communicate(timeout=30)
+                theirs = offcputime_total_us(out) / 1e6
+                ours = after - before
+                print(f"  off-CPU over the same run: pyrometer {ours:.3f} s, offcputime {theirs:.3f} s "
+                      f"({100 * (ours - theirs) / theirs:+.1f} %)")
+                self.assertGreater(theirs, 5, err)
+                self.assertLess(abs(ours - theirs) / theirs, 0.10)
+        finally:
+            if oc and oc.poll() is None:
+                oc.kill()
+                oc.wait()
+            lib.stop(p)
+            lib.cgroup_remove(move)
+
+
+class BlockedEventLoop(unittest.TestCase):
+    def setUp(self):
+        lib.require_root(self)
+
+    def run_app(self, mode):
+        move = lib.cgroup_service(f"pmoff-aio-{mode}.service")
+        p = start("aio_app.py", mode, cgroup=move)
+        port = p.ready_line[1]
+        try:
+            with lib.Daemon() as d:
+                time.sleep(1.5)  # tracked
+                r = subprocess.run(["wrk", "-t1", "-c4", "-d4s", f"http://127.0.0.1:{port}/slow"],
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertRegex(r.stdout, r"Requests/sec")
+                time.sleep(0.5)
+                findings = [f for f in d.json("/api/v1/findings")["findings"]
+                            if f["service"] == f"pmoff-aio-{mode}.service"]
+                text = d.get("/metrics").decode()
+                stretches = metric_sum(text, "pyrometer_event_loop_stretch_seconds_count",
+                                       service=f"pmoff-aio-{mode}.service")
+                return findings, stretches, metric_sum(text, "pyrometer_event_loop_stalls_total",
+                                                       service=f"pmoff-aio-{mode}.service")
+        finally:
+            lib.stop(p)
+            lib.cgroup_remove(move)
+
+    def test_time_sleep_in_handler_blocks_the_loop(self):
+        findings, stretches, stalls = self.run_app("sync")
+        loops = [f for f in findings if f["kind"] == "blocked-event-loop"]
+        for f in loops:
+            print(f"  {f['title']} at {f['code']}: {f['evidence']['stalls']} stalls, "
+                  f"max {f['evidence']['max_ms']:.0f} ms")
+        self.assertTrue(loops, findings)
+        f = max(loops, key=lambda f: f["evidence"]["stalls"])
+        self.assertEqual(f["title"], "blocked event loop in slow_handler (sync call time.sleep)")
+        self.assertIn("aio_app.py:", f["code"])
+        self.assertEqual(f["evidence"]["syscall"], "clock_nanosleep")
+        self.assertEqual(f["evidence"]["source"], "time.sleep(0.2)")
+        self.assertGreaterEqual(f["evidence"]["stalls"], 5)
+        self.assertGreaterEqual(f["evidence"]["max_ms"], 195)
+        self.assertIn("asyncio.sleep", f["fix"])
+        self.assertGreater(stalls, 5)
+        self.assertGreater(stretches, stalls)
+
+    def test_await_asyncio_sleep_does_not(self):
+        findings, stretches, stalls = self.run_app("async")
+        loops = [f for f in findings if f["kind"] == "blocked-event-loop"]
+        self.assertEqual(loops, [])
+        self.assertEqual(stalls, 0)
+        self.assertGreater(stretches, 50)  # the loop was seen polling
+
+
+if __name__ == "__main__":
+    unittest.main()
