@@ -1,0 +1,321 @@
+"""Database queries from the wire against a real PostgreSQL 15 started for this module (loopback
+and a unix socket): psycopg2 loops (N+1 with the call-site line, batched ANY, repeated identical
+queries, the time floor and its config key), exact query counts, SQL PREPARE/EXECUTE and a raw
+extended-protocol client, a Django view with and without select_related, a SQLAlchemy lazy-load
+loop, no literal anywhere the daemon speaks, and hostile peers that must not crash or wedge it.
+Workloads run under Debian's /usr/bin/python3.11 (python3-psycopg2, -django, -sqlalchemy)."""
+import json, os, re, select, subprocess, time, unittest
+
+import lib
+import pg
+
+PY = "/usr/bin/python3.11"
+SRV = None
+LITERALS = ("zq-literal-8841", "4276318491")
+
+
+def setUpModule():
+    global SRV
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root for BPF")
+    if not pg.available():
+        raise unittest.SkipTest("PostgreSQL 15 is not installed (scripts/deps.sh)")
+    SRV = pg.Server()
+
+
+def tearDownModule():
+    if SRV:
+        SRV.stop()
+
+
+def line_of(script, marker):
+    with open(os.path.join(lib.PYDIR, script)) as f:
+        for n, text in enumerate(f, 1):
+            if "# " + marker in text:
+                return n
+    raise AssertionError(f"{marker} not in {script}")
+
+
+def readline(p, timeout):
+    r, _, _ = select.select([p.stdout], [], [], timeout)
+    if not r:
+        raise AssertionError(f"workload {p.args} printed nothing in {timeout}s")
+    return p.stdout.readline().strip()
+
+
+def metric_sum(text, name, **labels):
+    total = 0.0
+    for m in re.finditer(r"^" + re.escape(name) + r"\{([^}]*)\} (\S+)$", text, re.M):
+        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        if all(got.get(k) == v for k, v in labels.items()):
+            total += float(m.group(2))
+    return total
+
+
+class DbCase(unittest.TestCase):
+    def daemon(self, config=""):
+        d = lib.Daemon("--scan-interval-seconds", "1", config_text=config)
+        self.addCleanup(d.stop)
+        health = d.json("/api/v1/health")
+        self.assertEqual(health["sources"].get("pgwire"), "running", health)
+        return d
+
+    def wait_for(self, what, fn, timeout=15):
+        deadline = time.monotonic() + timeout
+        while True:
+            v = fn()
+            if v:
+                return v
+            if time.monotonic() > deadline:
+                self.fail(f"timed out waiting for {what}")
+            time.sleep(0.2)
+
+    def run_workload(self, d, script, *args, timeout=60):
+        """Starts a workload, waits until the daemon tracks it, lets it run; returns (p, 'done' line)."""
+        p = lib.start_py(PY, script, *args, stdin=subprocess.PIPE)
+        self.addCleanup(lib.stop, p)
+        self.wait_for(f"{script} to be tracked",
+                      lambda: any(x["pid"] == p.pid for x in d.json("/api/v1/processes")["processes"]))
+        p.stdin.write("\n")
+        p.stdin.flush()
+        done = readline(p, timeout)
+        self.assertTrue(done.startswith("done"), f"{script}: {done!r} {p.stderr.read() if p.poll() else ''}")
+        return p, done
+
+    def finish(self, p):
+        p.stdin.write("\n")
+        p.stdin.flush()
+        p.wait(10)
+
+    def queries(self, d, service):
+        return d.json(f"/api/v1/queries?service={service}&limit=1000")["queries"]
+
+    def db_findings(self, d, service):
+        return [f for f in d.json("/api/v1/findings")["findings"]
+                if f["kind"].startswith("db_") and f["service"] == service]
+
+    def template_row(self, d, service, template):
+        rows = [q for q in self.queries(d, service) if q["template"] == template]
+        return rows[0] if rows else None
+
+
+class Psycopg2(DbCase):
+    def test_loop_is_nplusone_at_its_line_with_exact_counts(self):
+        d = self.daemon()
+        p, done = self.run_workload(d, "db_psycopg2.py", SRV.dsn(), "loop", 2, 50)
+        sent = int(done.split()[1])
+        self.assertEqual(sent, 104)
+        loop_line = line_of("db_psycopg2.py", "LOOP-LINE")
+        f = self.wait_for("the N+1 finding of both bursts", lambda: [
+            x for x in self.db_findings(d, "db_psycopg2") if x["kind"] == "db_nplusone" and x["evidence"]["bursts"] >= 2])
+        self.assertEqual(len(f), 1, f)
+        f = f[0]
+        self.assertTrue(f["code"].endswith(f"db_psycopg2.py:{loop_line})"), f["code"])
+        self.assertTrue(f["code"].startswith("slow_lookup "), f["code"])
+        self.assertEqual(f["evidence"]["template"], "SELECT ... FROM author WHERE name = ?")
+        self.assertEqual(f["evidence"]["repeats_last_burst"], 50)
+        self.assertEqual(f["evidence"]["bursts"], 2)
+        self.assertEqual(f["evidence"]["orm"], "raw")
+        self.assertGreaterEqual(f["evidence"]["last_burst_seconds"], 0.05)
+        self.assertIn("ANY(", f["fix"])
+        self.assertEqual(f["pid"], p.pid)
+
+        # every statement the program sent, no more, no less (an idle database otherwise)
+        metrics = d.get("/metrics").decode()
+        self.assertEqual(metric_sum(metrics, "pyrometer_db_queries_total", service="db_psycopg2"), sent)
+        self.assertEqual(metric_sum(metrics, "pyrometer_db_queries_total", service="db_psycopg2",
+                                    operation="SELECT"), 100)
+        self.assertEqual(metric_sum(metrics, "pyrometer_db_query_duration_seconds_count",
+                                    service="db_psycopg2", db_system="postgresql", operation="SELECT"), 100)
+        row = self.template_row(d, "db_psycopg2", "SELECT ... FROM author WHERE name = ?")
+        self.assertEqual(row["calls"], 100)
+        self.assertEqual(row["rows"], 100)
+        self.assertEqual(row["errors"], 0)
+        self.assertEqual([(s["function"], s["line"]) for s in row["callsites"]], [("slow_lookup", loop_line)])
+        self.assertGreater(row["mean_seconds"], 0.0005)  # a sequential scan, timed send -> completion
+
+        r = lib.run_cli("queries", "--server", d.url, "--service", "db_psycopg2")
+        self.assertIn("SELECT ... FROM author WHERE name = ?", r.stdout)
+        self.assertIn(f"slow_lookup (", r.stdout)
+        self.assertIn(f"db_psycopg2.py:{loop_line})", r.stdout)
+        self.assertIn("[nplusone]", r.stdout)
+        self.finish(p)
+
+    def test_batched_any_is_no_finding_over_unix_socket(self):
+        d = self.daemon()
+        p, done = self.run_workload(d, "db_psycopg2.py", SRV.dsn(unix=True), "any", 3, 50)
+        sent = int(done.split()[1])
+        self.wait_for("the queries", lambda: sum(q["calls"] for q in self.queries(d, "db_psycopg2")) >= sent)
+        time.sleep(1.0)  # bursts end after 0.5 s of quiet
+        self.assertEqual(self.db_findings(d, "db_psycopg2"), [])
+        row = self.template_row(d, "db_psycopg2", "SELECT ... FROM author WHERE id = ANY(ARRAY[?])")
+        self.assertIsNotNone(row, self.queries(d, "db_psycopg2"))
+        self.assertEqual(row["calls"], 3)
+        self.assertEqual(row["rows"], 150)
+        self.assertEqual(sum(q["calls"] for q in self.queries(d, "db_psycopg2")), sent)
+        metrics = d.get("/metrics").decode()
+        self.assertEqual(metric_sum(metrics, "pyrometer_db_connections_total", service="db_psycopg2",
+                                    encrypted="false"), 1)
+        self.finish(p)
+
+    def test_same_parameters_repeated_is_cacheable_not_nplusone(self):
+        d = self.daemon()
+        p, _ = self.run_workload(d, "db_psycopg2.py", SRV.dsn(), "same", 1, 50)
+        same_line = line_of("db_psycopg2.py", "SAME-LINE")
+        f = self.wait_for("the repeated-query finding", lambda: [x for x in self.db_findings(d, "db_psycopg2")
+                                                                 if x["kind"] == "db_repeated_query"])
+        self.assertTrue(f[0]["code"].endswith(f"db_psycopg2.py:{same_line})"), f[0]["code"])
+        self.assertEqual(f[0]["evidence"]["repeats_last_burst"], 50)
+        self.assertIn("same parameters", f[0]["fix"])
+        self.assertEqual([x for x in self.db_findings(d, "db_psycopg2") if x["kind"] == "db_nplusone"], [])
+        self.finish(p)
+
+    def test_time_floor_and_its_config_key(self):
+        fast_line = line_of("db_psycopg2.py", "FAST-LINE")
+        d = self.daemon()
+        p, _ = self.run_workload(d, "db_psycopg2.py", SRV.dsn(), "fastloop", 1, 50)
+        row = self.wait_for("the fast loop", lambda: self.template_row(d, "db_psycopg2",
+                                                                       "SELECT name FROM author WHERE id = ?"))
+        time.sleep(1.0)
+        row = self.template_row(d, "db_psycopg2", "SELECT name FROM author WHERE id = ?")
+        self.assertEqual(row["calls"], 50)
+        self.assertLess(row["total_seconds"], 0.05, "the loopback lookups should be under the default floor")
+        self.assertEqual(self.db_findings(d, "db_psycopg2"), [])
+        self.finish(p)
+        d.stop()
+
+        d = self.daemon("nplusone_min_total_ms = 1\nnplusone_min_repeats = 10\n")
+        p, _ = self.run_workload(d, "db_psycopg2.py", SRV.dsn(), "fastloop", 1, 50)
+        f = self.wait_for("the N+1 finding under a 1 ms floor", lambda: self.db_findings(d, "db_psycopg2"))
+        self.assertEqual(f[0]["kind"], "db_nplusone")
+        self.assertTrue(f[0]["code"].endswith(f"db_psycopg2.py:{fast_line})"), f[0]["code"])
+        self.finish(p)
+
+    def test_sql_prepare_execute_has_the_statement_template(self):
+        d = self.daemon()
+        p, done = self.run_workload(d, "db_psycopg2.py", SRV.dsn(), "prepare", 1, 20)
+        row = self.wait_for("the prepared statement's runs", lambda: self.template_row(
+            d, "db_psycopg2", "SELECT ... FROM author WHERE name = ?"))
+        self.assertEqual(row["calls"], 20)
+        self.assertEqual(row["prepares"], 1)
+        self.assertEqual(row["callsites"][0]["line"], line_of("db_psycopg2.py", "EXECUTE-LINE"))
+        self.assertEqual(sum(q["calls"] + q["prepares"] for q in self.queries(d, "db_psycopg2")),
+                         int(done.split()[1]))
+        self.finish(p)
+
+    def test_extended_protocol_named_and_unnamed(self):
+        SRV.psql("DROP TABLE IF EXISTS author; CREATE TABLE author (id int PRIMARY KEY, name text);"
+                 "INSERT INTO author SELECT g, 'a' || g FROM generate_series(1, 100) g")
+        d = self.daemon()
+        p, done = self.run_workload(d, "db_extended.py", "127.0.0.1", SRV.port, 30)
+        row = self.wait_for("the named statement", lambda: self.template_row(
+            d, "db_extended", "SELECT name FROM author WHERE id = ?"))
+        self.wait_for("all runs", lambda: self.template_row(
+            d, "db_extended", "SELECT name FROM author WHERE id = ?")["calls"] >= 30)
+        row = self.template_row(d, "db_extended", "SELECT name FROM author WHERE id = ?")
+        self.assertEqual(row["calls"], 30)
+        self.assertEqual(row["rows"], 30)
+        unnamed = self.wait_for("the unnamed statement", lambda: self.template_row(
+            d, "db_extended", "SELECT ... FROM author WHERE id < ?"))
+        self.assertEqual(unnamed["calls"], 1)
+        self.assertEqual(unnamed["rows"], 1)
+        self.assertEqual(sum(q["calls"] for q in self.queries(d, "db_extended")), int(done.split()[1]))
+        self.finish(p)
+
+    def test_no_literal_leaves_the_parser(self):
+        d = self.daemon()
+        p, _ = self.run_workload(d, "db_psycopg2.py", SRV.dsn(), "literal", 2)
+        self.wait_for("the literal queries", lambda: self.template_row(
+            d, "db_psycopg2", "SELECT id FROM author WHERE name = ? OR id = ?"))
+        self.assertIsNotNone(self.template_row(d, "db_psycopg2", "SELECT id FROM author WHERE bio = ?"))
+        self.finish(p)
+        pages = {path: d.get(path).decode(errors="replace")
+                 for path in ("/metrics", "/api/v1/queries?limit=10000", "/api/v1/findings", "/api/v1/services",
+                              "/api/v1/processes", "/api/v1/health")}
+        pages["log"] = d.logtext()
+        pages["cli"] = lib.run_cli("queries", "--server", d.url).stdout
+        for where, text in pages.items():
+            for lit in LITERALS:
+                self.assertNotIn(lit, text, f"literal {lit} in {where}")
+
+
+class Orms(DbCase):
+    CONFIG = "nplusone_min_total_ms = 1\n"  # loopback answers in ~0.1 ms; the 50 ms default is for networks
+
+    def test_django_view_nplusone_and_select_related(self):
+        d = self.daemon(self.CONFIG)
+        p, _ = self.run_workload(d, "db_django.py", "127.0.0.1", SRV.port, "books-related", 2)
+        self.wait_for("the related view's queries", lambda: self.queries(d, "db_django"))
+        time.sleep(1.5)
+        self.assertEqual(self.db_findings(d, "db_django"), [])
+        self.finish(p)
+
+        p, done = self.run_workload(d, "db_django.py", "127.0.0.1", SRV.port, "books", 2)
+        self.assertEqual(int(done.split()[1]), 102)  # Django's own count: 1 + 50 per request
+        f = self.wait_for("the Django N+1", lambda: [x for x in self.db_findings(d, "db_django")
+                                                      if x["kind"] == "db_nplusone"])
+        f = f[0]
+        self.assertEqual(f["evidence"]["function"], "book_list")
+        self.assertIn("book_list", f["title"])
+        self.assertTrue(f["code"].endswith(f"views.py:{line_of('djshop/views.py', 'N+1-LINE')})"), f["code"])
+        self.assertEqual(f["evidence"]["orm"], "django")
+        self.assertEqual(f["evidence"]["table"], "djshop_author")
+        self.assertEqual(f["evidence"]["repeats_last_burst"], 50)
+        self.assertIn("select_related", f["fix"])
+        self.assertNotIn("book_list_related", json.dumps(self.db_findings(d, "db_django")))
+        self.finish(p)
+
+    def test_sqlalchemy_lazy_load_loop(self):
+        url = f"postgresql+psycopg2://postgres@127.0.0.1:{SRV.port}/postgres"
+        d = self.daemon(self.CONFIG)
+        p, _ = self.run_workload(d, "db_sqlalchemy.py", url, "selectin", 2)
+        self.wait_for("the selectin queries", lambda: self.queries(d, "db_sqlalchemy"))
+        time.sleep(1.5)
+        self.assertEqual(self.db_findings(d, "db_sqlalchemy"), [])
+        self.finish(p)
+
+        p, _ = self.run_workload(d, "db_sqlalchemy.py", url, "lazy", 2)
+        f = self.wait_for("the lazy-load N+1", lambda: [x for x in self.db_findings(d, "db_sqlalchemy")
+                                                         if x["kind"] == "db_nplusone"])
+        f = f[0]
+        self.assertEqual(f["evidence"]["orm"], "sqlalchemy")
+        self.assertEqual(f["evidence"]["function"], "report")
+        self.assertTrue(f["code"].endswith(f"db_sqlalchemy.py:{line_of('db_sqlalchemy.py', 'LAZY-LINE')})"),
+                        f["code"])
+        self.assertIn("joinedload", f["fix"])
+        self.assertIn("selectinload", f["fix"])
+        self.finish(p)
+
+
+class Hostile(DbCase):
+    def test_malformed_server_does_not_crash_or_wedge_the_daemon(self):
+        d = self.daemon()
+        p = lib.start_py(PY, "db_hostile.py", 6, stdin=subprocess.PIPE)
+        self.addCleanup(lib.stop, p)
+        self.wait_for("the hostile workload to be tracked",
+                      lambda: any(x["pid"] == p.pid for x in d.json("/api/v1/processes")["processes"]))
+        p.stdin.write("\n")
+        p.stdin.flush()
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:  # the daemon answers all along
+            self.assertEqual(d.json("/api/v1/health", timeout=5)["status"], "ok")
+            d.get("/api/v1/queries")
+            time.sleep(0.5)
+        done = readline(p, 30)
+        self.assertTrue(done.startswith("done"), done)
+        self.assertGreater(int(done.split()[1]), 10)
+        self.assertIsNone(d.p.poll(), "pyrometerd exited: " + d.logtext())
+        metrics = d.get("/metrics").decode()
+        self.assertGreater(metric_sum(metrics, "pyrometer_db_connections_total", service="db_hostile"), 10)
+        self.assertGreater(metric_sum(metrics, "pyrometer_db_capture_drops_total", reason="parser_desync"), 0)
+        # and it still follows a real database afterwards
+        q, done = self.run_workload(d, "db_psycopg2.py", SRV.dsn(), "any", 1, 10)
+        self.wait_for("queries after the hostile peers",
+                      lambda: sum(x["calls"] for x in self.queries(d, "db_psycopg2")) == int(done.split()[1]))
+        self.finish(q)
+        for lit in LITERALS:
+            self.assertNotIn(lit, d.get("/api/v1/queries?limit=10000").decode() + d.logtext())
+
+
+if __name__ == "__main__":
+    unittest.main()
