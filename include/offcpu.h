@@ -17,6 +17,14 @@ extern const struct source_ops offcpu_source;
 
 #define OFFCPU_DEFAULT_STALL_MS 100
 
+struct engine;
+struct profile;
+/* The off-CPU profile of a service over the last `seconds` of the rolling window: stacks rooted in
+ * a "[reason]" frame, Python frames, the syscall as a kernel leaf, weighted in nanoseconds. Takes
+ * the engine lock (call from an HTTP handler, not a hook). NULL with errno ENOENT (no such
+ * service), ENODEV (the source is not running) or ENOMEM; the caller frees it. */
+struct profile *offcpu_profile(struct engine *e, const char *service, unsigned seconds);
+
 /* ---- pure helpers ---------------------------------------------------------------------------- */
 /* "runq", "disk", "net", "lock", "gil", "sleep", "poll", "pipe", "other", "wait" for
  * enum pm_off_reason and PM_OFF_WAIT; "?" otherwise. */

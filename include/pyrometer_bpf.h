@@ -397,6 +397,48 @@ enum pm_db_stat {
 	PM_DB_STAT_MAX,
 };
 
+/* ---- socket I/O and TCP peers (bpf/io.bpf.c) ------------------------------------------------- */
+enum pm_io_kind {
+	PM_IO_TCP = 0,
+	PM_IO_UDP = 1,
+	PM_IO_UNIX = 2,
+	PM_IO_SOCK_OTHER = 3, /* raw, netlink, ... */
+	PM_IO_SOCK_KINDS = 4,
+};
+enum pm_io_dir { PM_IO_READ = 0, PM_IO_WRITE = 1 };
+
+/* Cumulative per-process socket I/O (key: tgid). vfs_* is the part that went through
+ * read/write/readv/writev, which /proc/PID/io's rchar/wchar also count. */
+struct pm_io_proc {
+	__u64 bytes[PM_IO_SOCK_KINDS][2];
+	__u64 ops[PM_IO_SOCK_KINDS][2];
+	__u64 vfs_bytes[2];
+	__u64 vfs_ops[2];
+};
+
+/* TCP peer of a tracked process: the remote address, and the remote port for connections the
+ * process opened (0 for accepted ones, whose remote ports are ephemeral). */
+struct pm_tcp_peer_key {
+	__u32 pid;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 port;   /* host order */
+	__u8 addr[16];/* IPv4 in the first 4 bytes */
+};
+
+struct pm_tcp_peer_val {
+	__u64 connects;        /* SYN_SENT -> ESTABLISHED */
+	__u64 failed;          /* SYN_SENT -> CLOSE */
+	__u64 connect_ns;      /* summed latency of the successful connects */
+	__u64 connect_max_ns;
+	__u64 retransmits;
+	__u64 resets_sent;
+	__u64 resets_received;
+	__u64 connect_hist[PM_OFF_HIST_SLOTS]; /* log2 microsecond buckets, as off-CPU */
+};
+
+#define PM_IO_MAX_PEERS 8192
+#define PM_IO_MAX_SOCKS 65536
+
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct pm_walk_offsets) == 20, "pm_walk_offsets layout");
 _Static_assert(sizeof(struct pm_proc_cfg) == 48, "pm_proc_cfg layout");
@@ -412,6 +454,9 @@ _Static_assert(sizeof(struct pm_off_val) == 16, "pm_off_val layout");
 _Static_assert(sizeof(struct pm_off_proc) == 40, "pm_off_proc layout");
 _Static_assert(sizeof(struct pm_off_hist) == 8 * (PM_OFF_HIST_SLOTS + 1), "pm_off_hist layout");
 _Static_assert(sizeof(struct pm_stall_event) == 120, "pm_stall_event layout");
+_Static_assert(sizeof(struct pm_io_proc) == 8 * (4 * PM_IO_SOCK_KINDS + 4), "pm_io_proc layout");
+_Static_assert(sizeof(struct pm_tcp_peer_key) == 24, "pm_tcp_peer_key layout");
+_Static_assert(sizeof(struct pm_tcp_peer_val) == 8 * (7 + PM_OFF_HIST_SLOTS), "pm_tcp_peer_val layout");
 _Static_assert(sizeof(struct pm_mem_proc) == 16, "pm_mem_proc layout");
 _Static_assert(sizeof(struct pm_mem_key) == 16, "pm_mem_key layout");
 _Static_assert(sizeof(struct pm_mem_val) == 24, "pm_mem_val layout");

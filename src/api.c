@@ -13,6 +13,7 @@
 #include "api.h"
 #include "engine.h"
 #include "expo.h"
+#include "offcpu.h"
 #include "pgwire.h"
 #include "profile.h"
 #include "service.h"
@@ -166,13 +167,13 @@ static void route_profile(struct engine *e, const struct api_req *rq, struct api
 	static const char *ctypes[] = { "text/plain; charset=utf-8", "application/json", "application/octet-stream",
 					"image/svg+xml" };
 	const char *fs = rq->param(rq->ctx, "format"), *ms = rq->param(rq->ctx, "mode");
-	const char *secs = rq->param(rq->ctx, "seconds"), *service;
+	const char *secs = rq->param(rq->ctx, "seconds"), *kind = rq->param(rq->ctx, "kind"), *service;
 	unsigned long seconds = 10;
 	enum pfmt f = PF_FOLDED;
 	struct profile *p;
 	char title[192], *body = NULL;
 	size_t len = 0;
-	bool window;
+	bool window, offcpu;
 	pid_t pid;
 
 	if (parse_target(rq, rs, &service, &pid, false))
@@ -197,6 +198,15 @@ static void route_profile(struct engine *e, const struct api_req *rq, struct api
 		return;
 	}
 	window = ms && !strcmp(ms, "window");
+	if (kind && strcmp(kind, "cpu") && strcmp(kind, "offcpu")) {
+		error(rs, 400, "kind must be cpu or offcpu");
+		return;
+	}
+	offcpu = kind && !strcmp(kind, "offcpu");
+	if (offcpu && pid) {
+		error(rs, 400, "kind=offcpu profiles are per service: give service=NAME");
+		return;
+	}
 	if (!engine_knows(e, service, pid)) {
 		if (pid)
 			error(rs, 404, "process %d is not a tracked Python process", pid);
@@ -204,8 +214,10 @@ static void route_profile(struct engine *e, const struct api_req *rq, struct api
 			error(rs, 404, "no service named %s", service);
 		return;
 	}
-	p = window ? engine_profile_window(e, service, pid, seconds)
-		   : engine_profile_capture(e, service, pid, seconds);
+	/* off-CPU profiles always come from the rolling window */
+	p = offcpu ? offcpu_profile(e, service, seconds)
+	    : window ? engine_profile_window(e, service, pid, seconds)
+		     : engine_profile_capture(e, service, pid, seconds);
 	if (!p) {
 		error(rs, errno == EBUSY ? 503 : errno == ENOENT ? 404 : 500, "profile unavailable: %s", strerror(errno));
 		return;
@@ -310,7 +322,7 @@ void api_handle(struct engine *e, const struct api_req *rq, struct api_resp *rs)
 	else if (!strcmp(path, "/"))
 		json_reply(rs, json_tokener_parse("{\"endpoints\":[\"/metrics\",\"/api/v1/health\",\"/api/v1/services\","
 						  "\"/api/v1/processes\",\"/api/v1/processes/PID\",\"/api/v1/stacks?pid=\","
-						  "\"/api/v1/profile?service=|pid=&seconds=&mode=&format=\"]}"));
+						  "\"/api/v1/profile?service=|pid=&seconds=&mode=&format=&kind=cpu|offcpu\"]}"));
 	else
 		error(rs, 404, "no such endpoint");
 }

@@ -820,6 +820,35 @@ static void offcpu_process_json(void *state, pid_t pid, json_object *sources)
 	json_object_object_add(sources, "event_loop_stalls", json_object_new_boolean(s->stall_ns != 0));
 }
 
+struct profile_req {
+	const char *service;
+	unsigned seconds;
+	struct profile *p;
+	int err;
+};
+
+static json_object *profile_locked(void *state, void *arg)
+{
+	struct offcpu *s = state;
+	struct profile_req *r = arg;
+
+	drain(s);
+	r->p = offagg_profile(s->agg, r->service, r->seconds, now_s());
+	r->err = r->p ? 0 : errno;
+	return NULL;
+}
+
+struct profile *offcpu_profile(struct engine *e, const char *service, unsigned seconds)
+{
+	struct profile_req r = { .service = service, .seconds = seconds, .err = ENODEV };
+
+	errno = 0;
+	engine_source_call(e, offcpu_source.name, profile_locked, &r);
+	if (!r.p)
+		errno = r.err ? r.err : ENOMEM;
+	return r.p;
+}
+
 const struct source_ops offcpu_source = {
 	.name = "offcpu",
 	.start = offcpu_start,

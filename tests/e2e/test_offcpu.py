@@ -256,5 +256,64 @@ class BlockedEventLoop(unittest.TestCase):
         self.assertGreater(stretches, 50)  # the loop was seen polling
 
 
+class IoAccounting(unittest.TestCase):
+    def setUp(self):
+        lib.require_root(self)
+
+    def test_bytes_by_kind_and_tcp_peers(self):
+        MB = 1 << 20
+        move = lib.cgroup_service("pmoff-io.service")
+        p = subprocess.Popen([PY, os.path.join(lib.PYDIR, "io_work.py")], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, preexec_fn=in_cgroup(move))
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "ready")
+            with lib.Daemon() as d:
+                tracked = wait_for(lambda: (any(x["pid"] == p.pid for x in
+                                                d.json("/api/v1/processes")["processes"]),), 20)
+                self.assertTrue(tracked and tracked[0], "io_work.py was not tracked")
+                p.stdin.write("go\n")
+                p.stdin.flush()
+                _, port, closed = p.stdout.readline().split()
+                text = d.get("/metrics").decode()
+
+                def b(kind, direction):
+                    return metric_sum(text, "pyrometer_io_bytes_total", service="pmoff-io.service",
+                                      kind=kind, direction=direction)
+                got = {(k, dr): b(k, dr) for k in ("tcp", "udp", "unix", "file_pipe", "disk")
+                       for dr in ("read", "write")}
+                print("  " + ", ".join(f"{k} {dr} {v / MB:.2f} MiB" for (k, dr), v in got.items()))
+                # sockets are exact
+                self.assertEqual(got["tcp", "write"], 3 * MB)
+                self.assertEqual(got["tcp", "read"], 3 * MB)
+                self.assertEqual(got["udp", "write"], 64000)
+                self.assertEqual(got["udp", "read"], 64000)
+                self.assertEqual(got["unix", "write"], 2 * MB)
+                self.assertEqual(got["unix", "read"], 2 * MB)
+                # files and pipes: 4 MiB written to a file + 1 MiB through a pipe, plus a few lines
+                self.assertGreaterEqual(got["file_pipe", "write"], 5 * MB)
+                self.assertLess(got["file_pipe", "write"], 5 * MB + 64 * 1024)
+                self.assertGreaterEqual(got["file_pipe", "read"], 1 * MB)
+                self.assertGreaterEqual(got["disk", "write"], 4 * MB)  # fsync'd to the block layer
+                self.assertEqual(metric_sum(text, "pyrometer_io_operations_total", service="pmoff-io.service",
+                                            kind="udp", direction="write"), 64)
+                self.assertEqual(metric_sum(text, "pyrometer_tcp_connects_total", service="pmoff-io.service",
+                                            result="ok"), 21)
+                self.assertEqual(metric_sum(text, "pyrometer_tcp_connects_total", service="pmoff-io.service",
+                                            result="failed"), 1)
+                self.assertEqual(metric_sum(text, "pyrometer_tcp_connect_seconds_count",
+                                            service="pmoff-io.service"), 21)
+                self.assertGreaterEqual(metric_sum(text, "pyrometer_tcp_resets_total",
+                                                   service="pmoff-io.service", direction="received"), 1)
+                row = services(d)["pmoff-io.service"]["io"]
+                peers = {x["peer"]: x for x in row["tcp"]["peers"]}
+                self.assertEqual(peers[f"127.0.0.1:{port}"]["connects"], 21)
+                self.assertLess(peers[f"127.0.0.1:{port}"]["connect_ms_avg"], 50)
+                self.assertEqual(peers[f"127.0.0.1:{closed}"]["failed"], 1)
+                self.assertEqual(row["bytes"]["unix"]["read"], 2 * MB)
+        finally:
+            lib.stop(p)
+            lib.cgroup_remove(move)
+
+
 if __name__ == "__main__":
     unittest.main()

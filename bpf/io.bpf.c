@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Socket I/O and TCP peers of tracked Python processes, without syscall tracepoints: the socket
+ * layer's sock_send_length/sock_recv_length give bytes by socket kind (in the sender's context),
+ * and the sock/tcp tracepoints give connect latency, failures, retransmits and resets per remote
+ * peer. Sockets seen in a tracked process's context are remembered (LRU) so that softirq-time
+ * events (handshake completion, retransmits) can be attributed. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "pyrometer_bpf.h"
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+
+#define NR_read 0
+#define NR_write 1
+#define NR_readv 19
+#define NR_writev 20
+
+/* Tracked processes: the CPU sampler's map, shared (bpf_map__reuse_fd); only keys matter here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PM_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct pm_proc_cfg);
+} py_procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PM_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct pm_io_proc);
+} io_procs SEC(".maps");
+
+struct sock_owner {
+	__u32 pid;
+	__u8 outbound; /* the process connected it: the peer's port names the service */
+	__u8 pad[3];
+	__u64 connect_ts; /* SYN sent at, 0 when not connecting */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PM_IO_MAX_SOCKS);
+	__type(key, __u64); /* struct sock * */
+	__type(value, struct sock_owner);
+} socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PM_IO_MAX_PEERS);
+	__type(key, struct pm_tcp_peer_key);
+	__type(value, struct pm_tcp_peer_val);
+} tcp_peers SEC(".maps");
+
+__u64 peer_drops = 0;
+
+static __always_inline struct pm_io_proc *proc_io(__u32 pid)
+{
+	struct pm_io_proc zero = {}, *p = bpf_map_lookup_elem(&io_procs, &pid);
+
+	if (p)
+		return p;
+	bpf_map_update_elem(&io_procs, &pid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&io_procs, &pid);
+}
+
+static __always_inline __u32 sock_kind(struct sock *sk, __u16 *family)
+{
+	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+
+	*family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (*family == AF_UNIX)
+		return PM_IO_UNIX;
+	if (*family != AF_INET && *family != AF_INET6)
+		return PM_IO_SOCK_OTHER;
+	return proto == IPPROTO_TCP ? PM_IO_TCP : proto == IPPROTO_UDP ? PM_IO_UDP : PM_IO_SOCK_OTHER;
+}
+
+/* A TCP socket used by a tracked process: remember whose it is. */
+static __always_inline void own(struct sock *sk, __u32 pid)
+{
+	__u64 key = (__u64)sk;
+	struct sock_owner o = { .pid = pid }, *cur = bpf_map_lookup_elem(&socks, &key);
+
+	if (cur) {
+		if (cur->pid != pid)
+			cur->pid = pid; /* passed to another process */
+		return;
+	}
+	bpf_map_update_elem(&socks, &key, &o, BPF_NOEXIST);
+}
+
+static __always_inline void sock_io(struct sock *sk, int ret, int dir)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32, kind;
+	struct pm_io_proc *p;
+	struct pt_regs *regs;
+	__u16 family;
+	long nr;
+
+	if (ret <= 0 || !sk || !bpf_map_lookup_elem(&py_procs, &pid))
+		return;
+	p = proc_io(pid);
+	if (!p)
+		return;
+	kind = sock_kind(sk, &family) & (PM_IO_SOCK_KINDS - 1);
+	__sync_fetch_and_add(&p->bytes[kind][dir & 1], ret);
+	__sync_fetch_and_add(&p->ops[kind][dir & 1], 1);
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	nr = regs ? BPF_CORE_READ(regs, orig_ax) : -1;
+	if (nr == NR_read || nr == NR_write || nr == NR_readv || nr == NR_writev) {
+		__sync_fetch_and_add(&p->vfs_bytes[dir & 1], ret);
+		__sync_fetch_and_add(&p->vfs_ops[dir & 1], 1);
+	}
+	if (kind == PM_IO_TCP)
+		own(sk, pid);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(on_send, struct sock *sk, int ret, int flags)
+{
+	sock_io(sk, ret, PM_IO_WRITE);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(on_recv, struct sock *sk, int ret, int flags)
+{
+	sock_io(sk, ret, PM_IO_READ);
+	return 0;
+}
+
+/* ---- TCP peers ------------------------------------------------------------------------------ */
+
+static __always_inline struct pm_tcp_peer_val *peer_of(const struct sock *sk, const struct sock_owner *o)
+{
+	struct pm_tcp_peer_key k = { .pid = o->pid };
+	struct pm_tcp_peer_val zero = {}, *v;
+
+	k.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (k.family == AF_INET) {
+		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memcpy(k.addr, &a, 4);
+	} else if (k.family == AF_INET6) {
+		BPF_CORE_READ_INTO(&k.addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		return NULL;
+	}
+	if (o->outbound)
+		k.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	v = bpf_map_lookup_elem(&tcp_peers, &k);
+	if (v)
+		return v;
+	if (bpf_map_update_elem(&tcp_peers, &k, &zero, BPF_NOEXIST) && !bpf_map_lookup_elem(&tcp_peers, &k)) {
+		__sync_fetch_and_add(&peer_drops, 1);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&tcp_peers, &k);
+}
+
+static __always_inline __u32 log2_us(__u64 ns)
+{
+	__u64 us = ns / 1000;
+	__u32 slot = 0;
+
+	for (int i = 0; i < PM_OFF_HIST_SLOTS - 1; i++) {
+		if (us < 2)
+			break;
+		us >>= 1;
+		slot++;
+	}
+	return slot;
+}
+
+static __always_inline void connect_done(const struct sock *sk, struct sock_owner *o, bool ok)
+{
+	struct pm_tcp_peer_val *v = peer_of(sk, o);
+	__u64 ns = bpf_ktime_get_ns() - o->connect_ts;
+	__u32 slot = log2_us(ns);
+
+	o->connect_ts = 0;
+	if (!v)
+		return;
+	if (!ok) {
+		__sync_fetch_and_add(&v->failed, 1);
+		return;
+	}
+	__sync_fetch_and_add(&v->connects, 1);
+	__sync_fetch_and_add(&v->connect_ns, ns);
+	if (ns > v->connect_max_ns)
+		v->connect_max_ns = ns;
+	if (slot < PM_OFF_HIST_SLOTS)
+		__sync_fetch_and_add(&v->connect_hist[slot], 1);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct sock_owner *o;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_SYN_SENT) { /* in the connecting thread's context */
+		__u32 pid = bpf_get_current_pid_tgid() >> 32;
+		struct sock_owner n = { .pid = pid, .outbound = 1, .connect_ts = bpf_ktime_get_ns() };
+
+		if (bpf_map_lookup_elem(&py_procs, &pid))
+			bpf_map_update_elem(&socks, &key, &n, BPF_ANY);
+		return 0;
+	}
+	o = bpf_map_lookup_elem(&socks, &key);
+	if (!o)
+		return 0;
+	if (oldstate == TCP_SYN_SENT && o->connect_ts)
+		connect_done(sk, o, newstate == TCP_ESTABLISHED);
+	if (newstate == TCP_CLOSE)
+		bpf_map_delete_elem(&socks, &key);
+	return 0;
+}
+
+static __always_inline void peer_event(const struct sock *sk, int what)
+{
+	__u64 key = (__u64)sk;
+	struct sock_owner *o = sk ? bpf_map_lookup_elem(&socks, &key) : NULL;
+	struct pm_tcp_peer_val *v = o ? peer_of(sk, o) : NULL;
+
+	if (!v)
+		return;
+	if (what == 0)
+		__sync_fetch_and_add(&v->retransmits, 1);
+	else if (what == 1)
+		__sync_fetch_and_add(&v->resets_sent, 1);
+	else
+		__sync_fetch_and_add(&v->resets_received, 1);
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(on_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	peer_event(sk, 0);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(on_send_reset, const struct sock *sk, const struct sk_buff *skb)
+{
+	peer_event(sk, 1);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(on_receive_reset, struct sock *sk)
+{
+	peer_event(sk, 2);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
