@@ -42,8 +42,6 @@ LDLIBS    += $(PKG_LIBS) -lm -lpthread
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ivmlinux/$(ARCH) -Iinclude \
               $(shell pkg-config --cflags libbpf 2>/dev/null) -Wall -Wno-unused-function
-# <bpf/usdt.bpf.h> includes <linux/errno.h>, whose <asm/errno.h> lives under the multiarch dir
-BPF_CFLAGS += -idirafter /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))

@@ -3,18 +3,15 @@
  * process's resident-page counter changes; the counter folds in per-CPU batches of >= 32 pages, so
  * reading it at each event and charging the jump to the Python stack of the thread that made it
  * samples first-touch faults (user and kernel mode, THP included) about once per 128 KiB, with
- * no syscall tracepoint. GC pauses come from the python:gc__start/gc__done USDT probes or, where
- * the interpreter has none, a uprobe/uretprobe pair on its collector; both feed one histogram. */
+ * no syscall tracepoint. GC pauses come from uprobes on the python:gc__start/gc__done USDT sites
+ * or, where the interpreter has none, on its collector's entry and return; both feed one
+ * histogram per (pid, generation). */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
 #include "pyrometer_bpf.h"
-
-/* two probes per GC-probed process, each its own USDT spec */
-#define BPF_USDT_MAX_SPEC_CNT (2 * PM_GC_MAX_PROCS)
-#include <bpf/usdt.bpf.h>
 
 #include "pystack.bpf.h"
 
@@ -64,6 +61,15 @@ struct {
 	__type(key, int);
 	__type(value, struct pm_gc_pending);
 } gc_pending SEC(".maps");
+
+/* pid -> monotonic ns since which its GC probes are attached (written by userspace before each
+ * attach): a pause whose start predates it began while the probes were off and is dropped */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PM_GC_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, __u64);
+} gc_armed SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -186,7 +192,7 @@ static __always_inline int gc_start(long generation)
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	struct pm_gc_pending *g;
 
-	if (!bpf_map_lookup_elem(&mem_procs, &pid))
+	if (!bpf_map_lookup_elem(&gc_armed, &pid))
 		return 0;
 	g = bpf_task_storage_get(&gc_pending, bpf_get_current_task_btf(), NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!g)
@@ -201,14 +207,19 @@ static __always_inline int gc_done(void)
 	struct pm_gc_pending *g = bpf_task_storage_get(&gc_pending, bpf_get_current_task_btf(), NULL, 0);
 	struct pm_gc_key key;
 	struct pm_gc_val zero = {}, *v;
-	__u64 ns, us;
+	__u64 ns, us, *armed;
 	__u32 b;
 
 	if (!g || !g->start_ns)
 		return 0;
 	ns = bpf_ktime_get_ns() - g->start_ns;
-	g->start_ns = 0;
 	key.pid = bpf_get_current_pid_tgid() >> 32;
+	armed = bpf_map_lookup_elem(&gc_armed, &key.pid);
+	if (!armed || g->start_ns < *armed) {
+		g->start_ns = 0;
+		return 0;
+	}
+	g->start_ns = 0;
 	key.generation = g->generation;
 	v = bpf_map_lookup_elem(&gc_pauses, &key);
 	if (!v) {
@@ -229,28 +240,57 @@ static __always_inline int gc_done(void)
 	return 0;
 }
 
-SEC("usdt")
-int BPF_USDT(on_gc_start_usdt, int generation)
+/* A USDT argument as located by userspace from the probe's note (PM_USDT_ARG). */
+static __always_inline long usdt_arg(struct pt_regs *ctx, __u64 spec)
 {
-	return gc_start(generation);
+	__u32 reg = PM_USDT_REG_OF(spec), size = PM_USDT_SIZE_OF(spec);
+	__s32 off = PM_USDT_OFF_OF(spec);
+	unsigned long v = 0;
+	__u64 mem = 0;
+
+	if (PM_USDT_KIND_OF(spec) == PM_USDT_CONST)
+		return off;
+	if (reg >= sizeof(struct pt_regs) / 8 ||
+	    bpf_probe_read_kernel(&v, sizeof(v), (void *)ctx + reg * 8))
+		return -1;
+	if (PM_USDT_KIND_OF(spec) == PM_USDT_DEREF) {
+		/* 8 bytes and truncate below: the verifier wants a constant size */
+		if (bpf_probe_read_user(&mem, sizeof(mem), (void *)(v + off)))
+			return -1;
+		v = mem;
+	}
+	switch (size) {
+	case 1:
+		return PM_USDT_SIGNED(spec) ? (long)(__s8)v : (long)(__u8)v;
+	case 2:
+		return PM_USDT_SIGNED(spec) ? (long)(__s16)v : (long)(__u16)v;
+	case 4:
+		return PM_USDT_SIGNED(spec) ? (long)(__s32)v : (long)(__u32)v;
+	default:
+		return (long)v;
+	}
 }
 
-SEC("usdt")
-int BPF_USDT(on_gc_done_usdt)
-{
-	return gc_done();
-}
-
-/* The collector's entry; the attach cookie says which argument (1-based) is the generation,
- * 0 when it cannot be told. */
+/* A collection starts: the collector's entry, or the python:gc__start USDT site. The attach
+ * cookie (PM_GC_ARG_*) says where the generation is. */
 SEC("uprobe")
 int on_gc_enter(struct pt_regs *ctx)
 {
-	__u64 which = bpf_get_attach_cookie(ctx);
+	__u64 how = bpf_get_attach_cookie(ctx);
+	long gen = -1;
 
-	return gc_start(which == 1 ? (long)(int)PT_REGS_PARM1(ctx) : which == 2 ? (long)(int)PT_REGS_PARM2(ctx) : -1);
+	if ((how & 0xffff) == PM_GC_ARG_PARM1)
+		gen = (int)PT_REGS_PARM1(ctx);
+	else if ((how & 0xffff) == PM_GC_ARG_PARM2)
+		gen = (int)PT_REGS_PARM2(ctx);
+	else if (how & PM_GC_ARG_USDT)
+		gen = usdt_arg(ctx, how);
+	else if (how & PM_GC_ARG_CONST)
+		gen = how & 0xff;
+	return gc_start(gen);
 }
 
+/* A collection ends: the collector's return, or the python:gc__done USDT site. */
 SEC("uretprobe")
 int on_gc_exit(struct pt_regs *ctx)
 {

@@ -60,6 +60,10 @@ struct config {
 	bool db_capture;            /* database queries from the wire, default true */
 	unsigned nplusone_min_repeats;  /* N+1: repeats per burst, 2..10000, default 5 */
 	unsigned nplusone_min_total_ms; /* N+1: summed latency per burst, 0..600000, default 50 */
+	unsigned memory_leak_window_seconds; /* memory leak verdict window, 10..86400, default 600 */
+	unsigned memory_leak_min_bytes;      /* least growth that is a leak, default 16 MiB */
+	unsigned memory_spike_bytes;         /* "loaded too much at once" threshold, default 100 MiB */
+	unsigned gc_pressure_percent;        /* GC share of CPU time that is a finding, 1..100, default 10 */
 	bool kernel_stacks;         /* default false */
 	bool native_stacks;         /* default false */
 	enum config_log_level log_level; /* default info */

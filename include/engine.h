@@ -13,6 +13,7 @@
 #include "cpu.h"
 #include "expo.h"
 #include "pgwire.h"
+#include "memory.h"
 #include "profile.h"
 #include "service.h"
 
@@ -28,6 +29,7 @@ struct engine_opts {
 	const struct svc_rules *rules; /* service overrides (owned by the caller, may be NULL) */
 	struct pgwire_opts db;         /* the pgwire (database queries) source (zeroes: defaults) */
 	unsigned loop_stall_ms;        /* offcpu source: event-loop stall threshold, 0 = off */
+	struct memory_opts mem;        /* the memory source (zeroes: defaults) */
 };
 
 /* Loads BPF and discovers the Python processes already running. Returns 0 or -errno. */

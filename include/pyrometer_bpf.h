@@ -245,6 +245,27 @@ struct pm_mem_val {
 	__u64 events;       /* counter batches attributed (one stack walk each) */
 };
 
+/* The uprobe cookie of a collector entry: where its generation is. */
+#define PM_GC_ARG_UNKNOWN   0
+#define PM_GC_ARG_PARM1     1     /* first argument (int) */
+#define PM_GC_ARG_PARM2     2     /* second argument (int) */
+#define PM_GC_ARG_CONST     0x100 /* | g: a clone that always collects generation g */
+#define PM_GC_ARG_USDT      0x200 /* | PM_USDT_ARG(...): the python:gc__start argument */
+
+/* Where a USDT argument is (as its note spells it, e.g. "-4@112(%rsp)"), packed into bits 16..63
+ * of a uprobe cookie. reg is an index into the x86-64 struct pt_regs (8-byte slots). */
+#define PM_USDT_REG         1 /* the register's value */
+#define PM_USDT_DEREF       2 /* size bytes at register + off */
+#define PM_USDT_CONST       3 /* off is the value */
+#define PM_USDT_ARG(kind, reg, size, is_signed, off)                                             \
+	(((__u64)(kind) << 16) | ((__u64)(reg) << 18) | ((__u64)(size) << 24) |                   \
+	 ((__u64)(is_signed) << 28) | ((__u64)(__u32)(off) << 32))
+#define PM_USDT_KIND_OF(c)  (((c) >> 16) & 0x3)
+#define PM_USDT_REG_OF(c)   (((c) >> 18) & 0x1f)
+#define PM_USDT_SIZE_OF(c)  (((c) >> 24) & 0xf)
+#define PM_USDT_SIGNED(c)   (((c) >> 28) & 0x1)
+#define PM_USDT_OFF_OF(c)   ((__s32)((c) >> 32))
+
 /* Per-thread collection in progress (task storage). */
 struct pm_gc_pending {
 	__u64 start_ns;

@@ -142,6 +142,10 @@ static void engine_opts_from(const struct config *c, struct engine_opts *o)
 	o->max_processes = c->max_processes;
 	o->max_services = c->max_services;
 	o->rules = c->rules;
+	o->mem.leak_window_seconds = c->memory_leak_window_seconds;
+	o->mem.leak_min_bytes = c->memory_leak_min_bytes;
+	o->mem.spike_bytes = c->memory_spike_bytes;
+	o->mem.gc_pressure_percent = c->gc_pressure_percent;
 	o->db.disabled = !c->db_capture;
 	o->db.min_repeats = c->nplusone_min_repeats;
 	o->db.min_total_ms = c->nplusone_min_total_ms;
