@@ -244,6 +244,10 @@ static void route_stacks(struct engine *e, const struct api_req *rq, struct api_
 	if (parse_target(rq, rs, &service, &pid, true))
 		return;
 	o = engine_stacks_json(e, pid);
+	if (!o && errno == ESRCH) {
+		error(rs, 404, "process %d exited", pid); /* killed while its stacks were read */
+		return;
+	}
 	if (!o) {
 		error(rs, errno == ENOENT ? 404 : 500, errno == ENOENT ? "process %d is not a tracked Python process"
 								       : "failed to read process %d", pid);

@@ -144,6 +144,10 @@ static int parse_args(int argc, char **argv, int *pid, bool *json)
 		}
 	}
 	if (optind < argc || !*pid) {
+		if (optind < argc)
+			fprintf(stderr, "pyrometer: unexpected argument '%s'\n", argv[optind]);
+		else
+			fprintf(stderr, "pyrometer: dump needs --pid PID\n");
 		usage(stderr);
 		return 2;
 	}
