@@ -191,6 +191,10 @@ def bench_daemon(reps):
     return rows
 
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import db_section  # noqa: E402,F401  the "db" section (bench/db_section.py) registers itself
+
+
 def write(rows):
     os.makedirs(RESULTS, exist_ok=True)
     md = ["| benchmark | target | result | met |", "|---|---|---|---|"]

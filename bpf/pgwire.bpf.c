@@ -33,7 +33,7 @@ struct call {
 	__u8 dir;
 	__u8 state;
 	__u8 whole;    /* the buffer is the whole transfer (no further iovecs): a tail may be taken */
-	__u8 pad;
+	__u8 active;   /* set at entry of a captured call, cleared at its exit */
 };
 
 struct {
@@ -43,10 +43,11 @@ struct {
 	__type(value, struct pm_db_conn);
 } db_conns SEC(".maps");
 
+/* The call in progress of a thread, entry to exit: task storage, no hashing on the hot path. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct call);
 } db_calls SEC(".maps");
 
@@ -155,21 +156,20 @@ static __always_inline void set_state(struct pm_db_conn_key *k, __u8 state)
 }
 
 /* A query-starting send (Query, Parse, Bind, Execute): remember the thread's Python stack. */
-static __always_inline __u64 query_stack(__u32 pid, __u8 first)
+static __always_inline __u64 query_stack(const struct pm_proc_cfg *cfg, __u8 first)
 {
-	const struct pm_proc_cfg *cfg;
 	struct pm_py_stack *st;
 	__u32 zero = 0;
 	__u64 hash;
 
 	if (first != 'Q' && first != 'P' && first != 'B' && first != 'E')
 		return 0;
-	cfg = bpf_map_lookup_elem(&py_procs, &pid);
 	st = bpf_map_lookup_elem(&db_stack_scratch, &zero);
-	if (!cfg || !st)
+	if (!st)
 		return 0;
 	hash = py_stack_capture(st, cfg, max_depth);
-	if (hash && bpf_map_update_elem(&db_stacks, &hash, st, BPF_ANY)) {
+	/* a loop sends the same stack again and again: store it once */
+	if (hash && !bpf_map_lookup_elem(&db_stacks, &hash) && bpf_map_update_elem(&db_stacks, &hash, st, BPF_ANY)) {
 		stat_inc(PM_DB_STAT_STACK_FULL);
 		return 0;
 	}
@@ -196,7 +196,7 @@ static __always_inline void on_close(__u32 pid, int fd)
 	ev.hdr.len = sizeof(ev);
 	ev.fd = fd;
 	ev.state = state;
-	if (bpf_ringbuf_output(&db_events, &ev, sizeof(ev), 0))
+	if (bpf_ringbuf_output(&db_events, &ev, sizeof(ev), BPF_RB_NO_WAKEUP))
 		stat_inc(PM_DB_STAT_RB_FULL);
 }
 
@@ -221,14 +221,17 @@ static __always_inline int enter(struct pt_regs *regs, long id)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 pid = pid_tgid >> 32;
 	struct pm_db_conn_key k = { .pid = pid };
-	struct call c = { .whole = 1 };
+	struct call c = { .whole = 1, .active = 1 };
+	struct call *slot;
+	const struct pm_proc_cfg *cfg;
 	struct pm_db_conn *conn;
 	__u8 first[8] = {};
 
 	if (id != NR_read && id != NR_write && id != NR_close && id != NR_sendto && id != NR_recvfrom &&
 	    id != NR_sendmsg && id != NR_recvmsg)
 		return 0;
-	if (!bpf_map_lookup_elem(&py_procs, &pid))
+	cfg = bpf_map_lookup_elem(&py_procs, &pid);
+	if (!cfg)
 		return 0;
 	k.fd = (int)regs->di;
 	if (id == NR_close) {
@@ -270,11 +273,13 @@ static __always_inline int enter(struct pt_regs *regs, long id)
 			if (c.state == PM_DB_OTHER)
 				return 0;
 		}
-		c.stack = query_stack(pid, first[0]);
+		c.stack = query_stack(cfg, first[0]);
 	}
 	c.fd = k.fd;
 	c.enter_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&db_calls, &pid_tgid, &c, BPF_ANY);
+	slot = bpf_task_storage_get(&db_calls, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (slot)
+		*slot = c;
 	return 0;
 }
 
@@ -292,9 +297,10 @@ static __always_inline int exit_(struct pt_regs *regs, long ret)
 	if (id != NR_read && id != NR_write && id != NR_sendto && id != NR_recvfrom && id != NR_sendmsg &&
 	    id != NR_recvmsg)
 		return 0;
-	c = bpf_map_lookup_elem(&db_calls, &pid_tgid);
-	if (!c)
+	c = bpf_task_storage_get(&db_calls, bpf_get_current_task_btf(), 0, 0);
+	if (!c || !c->active)
 		return 0;
+	c->active = 0;
 	s = bpf_map_lookup_elem(&db_scratch, &zero);
 	if (!s || ret <= 0)
 		goto out;
@@ -331,12 +337,12 @@ static __always_inline int exit_(struct pt_regs *regs, long ret)
 	ev->hdr.len = (__u16)size;
 	if (size > sizeof(*s))
 		goto out;
-	if (bpf_ringbuf_output(&db_events, s, size, 0))
+	/* no wakeup: the daemon drains every engine turn (~100 ms), the buffer holds far more */
+	if (bpf_ringbuf_output(&db_events, s, size, BPF_RB_NO_WAKEUP))
 		stat_inc(PM_DB_STAT_RB_FULL);
 	else
 		stat_inc(PM_DB_STAT_EVENTS);
 out:
-	bpf_map_delete_elem(&db_calls, &pid_tgid);
 	return 0;
 }
 

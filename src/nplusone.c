@@ -24,6 +24,7 @@ struct np {
 	struct np_opts o;
 	struct thread *threads;
 	struct np_finding *findings; /* kind 0: free slot */
+	size_t last;                 /* the thread of the last query: consecutive queries repeat it */
 	struct np_stats st;
 };
 
@@ -157,11 +158,15 @@ static struct thread *thread_of(struct np *np, uint32_t pid, uint32_t tid)
 {
 	struct thread *free_slot = NULL;
 
+	if (np->threads[np->last].pid == pid && np->threads[np->last].tid == tid)
+		return &np->threads[np->last];
 	for (size_t i = 0; i < np->o.max_threads; i++) {
 		struct thread *t = &np->threads[i];
 
-		if (t->pid == pid && t->tid == tid)
+		if (t->pid == pid && t->tid == tid) {
+			np->last = i;
 			return t;
+		}
 		if (!t->pid && !free_slot)
 			free_slot = t;
 	}

@@ -184,6 +184,15 @@ static uint64_t site_of(struct pgwire *w, uint32_t pid, uint64_t stack)
 	return c->site;
 }
 
+/* A process is attributed again after exec (or a reload): queries follow its current service. */
+static void conn_service(struct pgwire *w, struct conn *c)
+{
+	const char *service = engine_service_of(w->e, (pid_t)c->pid);
+
+	if (service && strcmp(service, dbagg_service_name(w->agg, c->svc)))
+		c->svc = dbagg_service(w->agg, service);
+}
+
 static void on_query(void *ctx, const struct pg_query *q)
 {
 	struct conn_ref *r = ctx;
@@ -194,6 +203,7 @@ static void on_query(void *ctx, const struct pg_query *q)
 
 	if (!c)
 		return;
+	conn_service(w, c);
 	site = site_of(w, c->pid, q->stack);
 	aq = (struct dbagg_query){ .sys = DB_SYS_POSTGRESQL, .op = q->op, .fingerprint = q->fingerprint,
 				   .duration_ns = q->end_ns - q->start_ns, .rows = q->rows, .error = q->error,
@@ -270,15 +280,6 @@ static void conn_close(struct pgwire *w, struct conn *c)
 	conn_remove(w, c);
 }
 
-/* A process is attributed again after exec (or a reload): queries follow its current service. */
-static void conn_service(struct pgwire *w, struct conn *c)
-{
-	const char *service = engine_service_of(w->e, (pid_t)c->pid);
-
-	if (service && strcmp(service, dbagg_service_name(w->agg, c->svc)))
-		c->svc = dbagg_service(w->agg, service);
-}
-
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct pgwire *w = ctx;
@@ -304,7 +305,6 @@ static int on_event(void *ctx, void *data, size_t len)
 	}
 	if (!c && !(c = conn_open(w, ev)))
 		return 0;
-	conn_service(w, c);
 	ch = (struct pg_chunk){ .head = ev->data, .head_len = ev->head_len, .tail = ev->data + ev->head_len,
 				.tail_len = ev->tail_len, .total = ev->total,
 				.ts_ns = ev->dir == PM_DB_SEND ? ev->enter_ns : ev->hdr.ts_ns, .tid = ev->hdr.tid,

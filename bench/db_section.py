@@ -1,0 +1,105 @@
+"""The "db" section of `make bench` (registered into bench/run.py's table on import): parser and
+normalizer throughput on one core, a psycopg2 loop with the capture on vs off (the daemon runs in
+both; --db-capture false for off), and the kernel-measured time of the capture programs."""
+import json, os, statistics, subprocess, sys, time, urllib.request
+
+import __main__ as run
+
+sys.path.insert(0, os.path.join(run.ROOT, "tests", "e2e"))
+import lib  # noqa: E402
+import pg  # noqa: E402
+
+
+def prog_stats(name):
+    """(run_cnt, run_time_ns) summed over loaded BPF programs called `name` (kernel bpf_stats)."""
+    out = subprocess.run(["bpftool", "prog", "show", "--json"], capture_output=True, text=True).stdout
+    progs = [p for p in json.loads(out or "[]") if p.get("name") == name]
+    return sum(p.get("run_cnt", 0) for p in progs), sum(p.get("run_time_ns", 0) for p in progs)
+
+
+def tracks(d, pid, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p["pid"] == pid for p in d.json("/api/v1/processes")["processes"]):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def pg_loop(dsn, n, daemon=None):
+    """Wall seconds of n psycopg2 primary-key SELECTs, once the daemon (if any) tracks the loop."""
+    p = subprocess.Popen([run.PY, os.path.join(run.ROOT, "bench", "py", "pgloop.py"), dsn, str(n)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        if daemon:
+            tracks(daemon, p.pid)
+            time.sleep(0.5)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        return float(p.stdout.readline())
+    finally:
+        p.kill()
+        p.wait()
+
+
+class BpfStats:
+    """kernel.bpf_stats_enabled on for the block, as it was after."""
+
+    def __enter__(self):
+        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+            self.was = f.read().strip()
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write("1")
+
+    def __exit__(self, *exc):
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(self.was)
+
+
+@run.section("db")
+def bench_db(reps):
+    rows = []
+    out = subprocess.run([os.path.join(run.BUILD, "tests", "dbparse_bench"), "2"], capture_output=True,
+                         text=True, check=True).stdout
+    qps = {k: float(v) for k, v in (line.split() for line in out.splitlines())}
+    rows.append(dict(name="SQL normalizer throughput (sqlnorm, ORM-shaped statements)", target="reported",
+                     result=f"{qps['sqlnorm']/1e6:.2f} M queries/s/core", ok=True, value=qps["sqlnorm"]))
+    rows.append(dict(name="PostgreSQL wire parser throughput (pgproto, query + 5-message answer)",
+                     target=">= 100 k queries/s/core", result=f"{qps['pgproto']/1e6:.2f} M queries/s/core",
+                     ok=qps["pgproto"] >= 1e5, value=qps["pgproto"]))
+    n, pairs = 20000, max(3, min(reps, 7))
+    on, off, per_call, per_query = [], [], [], []
+    with pg.Server() as srv:
+        srv.psql("CREATE TABLE author (id int PRIMARY KEY, name text); "
+                 "INSERT INTO author SELECT g, 'author ' || g FROM generate_series(1, 1000) g")
+        dsn = srv.dsn(unix=True)
+        pg_loop(dsn, 2000)  # warm the server
+        for _ in range(pairs):
+            with lib.Daemon("--db-capture", "false") as d:
+                off.append(pg_loop(dsn, n, d))
+            with lib.Daemon() as d, BpfStats():
+                c0 = [prog_stats(x) for x in ("db_sys_enter", "db_sys_exit")]
+                t0 = time.monotonic()
+                on.append(pg_loop(dsn, n, d))
+                c1 = [prog_stats(x) for x in ("db_sys_enter", "db_sys_exit")]
+            runs = sum(b[0] - a[0] for a, b in zip(c0, c1))
+            ns = sum(b[1] - a[1] for a, b in zip(c0, c1))
+            if runs:
+                per_call.append(ns / runs)
+                per_query.append(ns / n)
+    ratios = [a / b for a, b in zip(on, off)]
+    med, spread = run.median_spread(ratios)
+    best = min(on) / min(off)
+    rows.append(dict(name=f"psycopg2 loop of {n} PK SELECTs (unix socket), capture on vs off (slowdown)",
+                     target="<= 3 %", result=f"{100*(med-1):+.2f} % median, {100*(best-1):+.2f} % best-of "
+                     f"(spread {100*spread:.2f} pts, {statistics.median(off)*1e6/n:.0f} µs/query off, "
+                     f"{len(ratios)} pairs)", ok=med - 1 <= 0.03, value=med - 1))
+    if per_call:
+        rows.append(dict(name="capture BPF time per syscall on the whole host (sys_enter+sys_exit)",
+                         target="reported", result=f"{statistics.median(per_call):.0f} ns", ok=True,
+                         value=statistics.median(per_call)))
+        rows.append(dict(name="capture BPF time per query of the loop (host total / queries, upper bound)",
+                         target="reported", result=f"{statistics.median(per_query)/1000:.2f} µs", ok=True,
+                         value=statistics.median(per_query)))
+    return rows
