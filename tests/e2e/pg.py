@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL server for the tests: initdb in a temporary directory as the postgres
 user, trust authentication, listening on 127.0.0.1 on a free port and on a unix socket in that
-directory; stopped and removed on exit. Usage:
+directory; stopped and removed on exit. With ssl=True it also serves TLS with a throwaway
+self-signed certificate. Usage:
 
     with pg.Server() as srv:
         srv.dsn()            # "host=127.0.0.1 port=N user=postgres dbname=postgres"
@@ -25,7 +26,7 @@ def _free_port():
 
 
 class Server:
-    def __init__(self, user="postgres"):
+    def __init__(self, user="postgres", ssl=False):
         self.user = user
         self.port = _free_port()
         self.dir = tempfile.mkdtemp(prefix="pyrometer-pg-")
@@ -36,12 +37,23 @@ class Server:
         os.chmod(self.dir, 0o755)
         self._as_user([os.path.join(PGBIN, "initdb"), "-D", self.data, "-A", "trust", "-U", user,
                        "--no-sync", "-E", "UTF8", "--locale=C"])
-        opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.sockdir} "
+        ssl_opts = self._make_cert(pw) if ssl else ""
+        opts = (f"{ssl_opts}-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.sockdir} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50 "
                 "-c shared_buffers=32MB -c autovacuum=off -c log_min_messages=fatal -c logging_collector=off")
         self._as_user([os.path.join(PGBIN, "pg_ctl"), "-D", self.data, "-l", os.path.join(self.dir, "log"),
                        "-o", opts, "-w", "-t", "60", "start"])
         self._wait_ready()
+
+    def _make_cert(self, pw):
+        """A throwaway self-signed certificate in the data directory; returns the server options."""
+        crt, key = os.path.join(self.data, "server.crt"), os.path.join(self.data, "server.key")
+        subprocess.run(["openssl", "req", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", "1", "-subj",
+                        "/CN=localhost", "-keyout", key, "-out", crt], check=True, capture_output=True)
+        for f in (crt, key):
+            os.chown(f, pw.pw_uid, pw.pw_gid)
+        os.chmod(key, 0o600)
+        return "-c ssl=on "
 
     def _as_user(self, argv, **kw):
         return subprocess.run(["runuser", "-u", self.user, "--", *argv], check=True, capture_output=True,

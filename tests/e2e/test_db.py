@@ -2,7 +2,8 @@
 and a unix socket): psycopg2 loops (N+1 with the call-site line, batched ANY, repeated identical
 queries, the time floor and its config key), exact query counts, SQL PREPARE/EXECUTE and a raw
 extended-protocol client, a Django view with and without select_related, a SQLAlchemy lazy-load
-loop, no literal anywhere the daemon speaks, and hostile peers that must not crash or wedge it.
+loop, TLS connections counted but not parsed, no literal anywhere the daemon speaks, and hostile
+peers that must not crash or wedge it.
 Workloads run under Debian's /usr/bin/python3.11 (python3-psycopg2, -django, -sqlalchemy)."""
 import json, os, re, select, subprocess, time, unittest
 
@@ -315,6 +316,22 @@ class Hostile(DbCase):
         self.finish(q)
         for lit in LITERALS:
             self.assertNotIn(lit, d.get("/api/v1/queries?limit=10000").decode() + d.logtext())
+
+
+class Tls(DbCase):
+    def test_encrypted_connection_is_counted_not_parsed(self):
+        with pg.Server(ssl=True) as srv:
+            d = self.daemon()
+            p, done = self.run_workload(d, "db_psycopg2.py", srv.dsn() + " sslmode=require", "any", 2, 10)
+            self.wait_for("the encrypted connection", lambda: metric_sum(
+                d.get("/metrics").decode(), "pyrometer_db_connections_total", service="db_psycopg2",
+                encrypted="true") == 1)
+            time.sleep(1.0)
+            metrics = d.get("/metrics").decode()
+            self.assertEqual(metric_sum(metrics, "pyrometer_db_queries_total", service="db_psycopg2"), 0)
+            self.assertEqual(metric_sum(metrics, "pyrometer_db_capture_drops_total", reason="parser_desync"), 0)
+            self.assertEqual(self.queries(d, "db_psycopg2"), [])
+            self.finish(p)
 
 
 if __name__ == "__main__":
