@@ -130,7 +130,7 @@ def proc_cpu_rss(pid):
     return cpu, rss
 
 
-def start_daemon():
+def start_daemon(*flags):
     import socket, tempfile, urllib.request
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -139,7 +139,7 @@ def start_daemon():
     conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
     conf.close()
     d = subprocess.Popen([os.path.join(BUILD, "pyrometerd"), "--config", conf.name, "--listen",
-                          f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          f"127.0.0.1:{port}", *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).read()
@@ -188,6 +188,179 @@ def bench_daemon(reps):
     finally:
         for p in busy:
             p.kill()
+    return rows
+
+
+def daemon_tracks(d, pid, timeout=20):
+    import urllib.request
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            procs = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{d.port}/api/v1/processes",
+                                                      timeout=5).read())["processes"]
+            if any(p["pid"] == pid for p in procs):
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+SYSFLOOR = os.path.join(BUILD, "tests", "sysfloor")
+
+
+def ns_per_syscall(n=2000000):
+    """Median of three timed getppid() loops (a C loop, so only the syscall path is measured)."""
+    runs = [float(subprocess.run([SYSFLOOR, "loop", str(n)], capture_output=True, text=True,
+                                 check=True).stdout) for _ in range(3)]
+    return statistics.median(runs)
+
+
+def with_floor(fn, mode="pair"):
+    """fn() while the empty sys_enter (+ sys_exit) programs are attached."""
+    p = subprocess.Popen([SYSFLOOR, "attach", mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        return fn()
+    finally:
+        p.stdin.close()
+        p.wait()
+
+
+def with_daemon(fn, *flags):
+    d = start_daemon(*flags)
+    try:
+        time.sleep(2)  # settled: programs attached, first scan done
+        return fn()
+    finally:
+        d.terminate()
+        d.wait()
+
+
+def wrk_run(port, seconds=5):
+    """(requests per second, p99 latency in ms) of wrk against the app, wrk pinned to CPU 1."""
+    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c16", f"-d{seconds}s", "--latency",
+                          f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True).stdout
+    rps = float(out.split("Requests/sec:")[1].split()[0])
+    p99 = out.split(" 99%")[1].split()[0]
+    unit = 1e-3 if p99.endswith("us") else 1e3 if p99.endswith("s") and not p99.endswith("ms") else 1
+    return rps, float(p99.rstrip("mus")) * unit
+
+
+def prog_ids():
+    out = subprocess.run(["bpftool", "prog", "show", "--json"], capture_output=True, text=True).stdout
+    return {p["id"]: p for p in json.loads(out or "[]")}
+
+
+def prog_runs(ids):
+    """{name: (run_cnt, run_time_ns)} of the given programs now."""
+    now = prog_ids()
+    return {now[i]["name"]: (now[i].get("run_cnt", 0), now[i].get("run_time_ns", 0)) for i in ids if i in now}
+
+
+@section("offcpu")
+def bench_offcpu(reps):
+    """Off-CPU/I-O sources: what syscall tracepoints cost every syscall on the host (pyrometerd vs the
+    empty-program floor, wall clock and the kernel's own per-program accounting), and a Python HTTP
+    service's throughput and tail latency with the daemon on."""
+    rows = []
+    reps = max(3, min(reps, 5))
+    base, floor, ours, quiet = [], [], [], []
+    for _ in range(reps):
+        base.append(ns_per_syscall())
+        floor.append(with_floor(ns_per_syscall))
+        ours.append(with_daemon(ns_per_syscall))
+        quiet.append(with_daemon(ns_per_syscall, "--loop-stall-ms", "0", "--db-capture", "false"))
+    b = statistics.median(base)
+    added_floor = statistics.median(f - b for f in floor)
+    added_ours = statistics.median(o - b for o in ours)
+    added_quiet = statistics.median(q - b for q in quiet)
+    ratio = added_ours / added_floor if added_floor > 0 else float("nan")
+    rows.append(dict(name="added ns per syscall: empty sys_enter+sys_exit pair (the floor)", target="reported",
+                     result=f"{added_floor:.0f} ns over {b:.0f} ns bare ({reps} rounds)", ok=True, value=added_floor))
+    rows.append(dict(name="added ns per syscall: pyrometerd, default config (all sources)",
+                     target="<= 1.5x the floor", result=f"{added_ours:.0f} ns ({ratio:.2f}x the floor)",
+                     ok=ratio <= 1.5, value=ratio))
+    rows.append(dict(name="added ns per syscall: pyrometerd, loop_stall_ms=0 db_capture=false (no syscall "
+                     "programs)", target="reported", result=f"{added_quiet:.0f} ns", ok=True, value=added_quiet))
+
+    # the kernel's accounting of each program per syscall: robust on a noisy host
+    subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=False)
+    before = set(prog_ids())
+    d = start_daemon()
+    fl = subprocess.Popen([SYSFLOOR, "attach", "pair"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert fl.stdout.readline().strip() == "ready"
+        time.sleep(2)
+        mine = set(prog_ids()) - before
+        r0 = prog_runs(mine)
+        ns_per_syscall(3000000)
+        r1 = prog_runs(mine)
+    finally:
+        fl.stdin.close()
+        fl.wait()
+        d.terminate()
+        d.wait()
+        subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=0"], check=False)
+    per = {n: (r1[n][1] - r0[n][1]) / (r1[n][0] - r0[n][0]) for n in r1
+           if n in r0 and r1[n][0] > r0[n][0] and n in ("on_sys_enter", "db_sys_enter", "db_sys_exit",
+                                                      "floor_enter", "floor_exit")}
+    rows.append(dict(name="BPF run time per syscall (bpf_stats): offcpu on_sys_enter (epoll filter) vs empty "
+                     "floor_enter", target="reported",
+                     result=", ".join(f"{n} {v:.1f} ns" for n, v in sorted(per.items())), ok=True,
+                     value=per.get("on_sys_enter", float("nan"))))
+
+    app = subprocess.Popen(["taskset", "-c", "0", PY, os.path.join(ROOT, "tests", "py", "aio_app.py"), "async"],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(app.stdout.readline().split()[1])
+        wrk_run(port, 2)  # warm up
+        off, on = [], []
+        for _ in range(reps):
+            off.append(wrk_run(port))
+            d = start_daemon()
+            try:
+                daemon_tracks(d, app.pid)
+                time.sleep(1)
+                on.append(wrk_run(port))
+            finally:
+                d.terminate()
+                d.wait()
+        # one more run with the kernel's accounting on: what the scheduler hooks cost per event
+        subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=False)
+        before = set(prog_ids())
+        d = start_daemon()
+        try:
+            daemon_tracks(d, app.pid)
+            time.sleep(1)
+            mine = set(prog_ids()) - before
+            r0, t0 = prog_runs(mine), time.monotonic()
+            wrk_run(port)
+            r1, t1 = prog_runs(mine), time.monotonic()
+        finally:
+            d.terminate()
+            d.wait()
+            subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=0"], check=False)
+        hooks = []
+        for n in ("on_switch", "on_wakeup", "on_sys_enter", "on_send", "on_recv"):
+            if n in r0 and n in r1 and r1[n][0] > r0[n][0]:
+                runs = r1[n][0] - r0[n][0]
+                hooks.append(f"{n} {(r1[n][1] - r0[n][1]) / runs:.0f} ns x {runs / (t1 - t0):.0f}/s")
+        rows.append(dict(name="offcpu/io BPF hooks under that load (bpf_stats): run time x rate", target="reported",
+                         result=", ".join(hooks), ok=True, value=0))
+        loss = statistics.median(1 - n[0] / f[0] for f, n in zip(off, on))
+        p99 = statistics.median(n[1] / f[1] for f, n in zip(off, on))
+        rows.append(dict(name="aiohttp service under wrk (loopback), daemon on vs off: RPS",
+                         target="<= 2 % loss",
+                         result=f"{statistics.median(n[0] for n in on):.0f} vs {statistics.median(f[0] for f in off):.0f}"
+                                f" req/s ({100 * loss:+.1f} % loss, {reps} pairs)", ok=loss <= 0.02, value=loss))
+        rows.append(dict(name="aiohttp service under wrk (loopback), daemon on vs off: p99 latency",
+                         target="reported",
+                         result=f"{statistics.median(n[1] for n in on):.2f} vs {statistics.median(f[1] for f in off):.2f}"
+                                f" ms ({p99:.2f}x)", ok=True, value=p99))
+    finally:
+        app.kill()
+        app.wait()
     return rows
 
 
