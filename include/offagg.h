@@ -80,4 +80,15 @@ unsigned offagg_nslots(const struct offagg *a);
 void offagg_foreach(struct offagg *a, void (*fn)(const struct offagg_info *, void *), void *ctx);
 void offagg_get_stats(const struct offagg *a, struct offagg_stats *st);
 
+/* ---- exposition (src/offagg_expo.c) ---------------------------------------------------------- */
+struct expo;
+struct offfind;
+/* What the kernel side lost, for pyrometer_offcpu_drops_total. */
+struct offagg_drops {
+	uint64_t count_map_full, stack_map_full, stack_evicted, stall_ring_full, walks;
+};
+/* Writes the off-CPU families for every service: off-CPU seconds by reason, scheduler counters,
+ * blocking-wait and event-loop histograms, stalls, verdicts (from f) and drops. 0 or -errno. */
+int offagg_metrics(struct offagg *a, struct offfind *f, const struct offagg_drops *d, struct expo *x);
+
 #endif

@@ -633,168 +633,32 @@ static int on_stall_record(void *ctx, void *data, size_t len)
 
 /* ---- exposition --------------------------------------------------------------------------- */
 
-struct metric_ctx {
-	struct offcpu *s;
-	struct expo *x;
-	int pass, err;
-};
-
-static double hist_bounds[PM_OFF_HIST_SLOTS - 1];
-
-static int hist_metric(struct expo *x, const char *service, const char *reason, const struct offagg_hist *h)
-{
-	struct expo_label l[2] = { { "service", service }, { "reason", reason } };
-	uint64_t any = 0;
-
-	for (int i = 0; i < PM_OFF_HIST_SLOTS; i++)
-		any += h->slots[i];
-	if (!any)
-		return 0;
-	return expo_histogram(x, l, reason ? 2 : 1, hist_bounds, h->slots, PM_OFF_HIST_SLOTS - 1, h->sum_ns / 1e9);
-}
-
-static void metric_row(const struct offagg_info *i, void *ctx)
-{
-	struct metric_ctx *m = ctx;
-	struct expo_label l[2] = { { "service", i->service }, { "reason", NULL } };
-	const struct offfind_verdict *v;
-
-	if (m->err)
-		return;
-	switch (m->pass) {
-	case 0:
-		for (unsigned r = 0; r < PM_OFF_ALL_REASONS && !m->err; r++) {
-			l[1].value = offcpu_reason_name(r);
-			m->err = expo_value(m->x, l, 2, i->total_ns[r] / 1e9);
-		}
-		break;
-	case 1:
-		m->err = expo_value(m->x, l, 1, i->oncpu_ns / 1e9);
-		break;
-	case 2:
-		l[1] = (struct expo_label){ "kind", "voluntary" };
-		m->err = expo_value_u64(m->x, l, 2, i->voluntary);
-		l[1].value = "involuntary";
-		if (!m->err)
-			m->err = expo_value_u64(m->x, l, 2, i->involuntary);
-		break;
-	case 3:
-		for (unsigned r = 0; r < PM_OFF_REASONS && !m->err; r++)
-			m->err = hist_metric(m->x, i->service, offcpu_reason_name(r), &i->hist[r]);
-		break;
-	case 4:
-		m->err = hist_metric(m->x, i->service, NULL, &i->hist[OFFAGG_HIST_LOOP]);
-		break;
-	case 5:
-		m->err = expo_value_u64(m->x, l, 1, i->stalls);
-		break;
-	case 6:
-	case 7:
-		v = offfind_get_verdict(m->s->find, i->service);
-		if (!v)
-			break;
-		if (m->pass == 6) {
-			l[1] = (struct expo_label){ "verdict", verdict_kind_name(v->v.kind) };
-			m->err = expo_value(m->x, l, 2, 1);
-			break;
-		}
-		l[1].name = "category";
-		for (int c = 0; c < VC_N && !m->err; c++) {
-			l[1].value = verdict_cat_name(c);
-			m->err = expo_value(m->x, l, 2, v->v.share[c]);
-		}
-		break;
-	}
-}
-
-static const struct {
-	const char *name;
-	enum expo_type type;
-	const char *help;
-} families[] = {
-	{ "pyrometer_offcpu_seconds_total", EXPO_COUNTER,
-	  "Thread time off-CPU by reason (runq: runnable without a CPU; wait: condition waits)." },
-	{ "pyrometer_sched_oncpu_seconds_total", EXPO_COUNTER, "Thread time on-CPU, from context switches." },
-	{ "pyrometer_sched_switches_total", EXPO_COUNTER, "Context switches of a service's threads, by kind." },
-	{ "pyrometer_offcpu_block_seconds", EXPO_HISTOGRAM,
-	  "Durations of blocking waits (disk, network, lock, ...) and run-queue waits, by reason." },
-	{ "pyrometer_event_loop_stretch_seconds", EXPO_HISTOGRAM,
-	  "Time an event loop ran between returning from epoll_wait and polling again." },
-	{ "pyrometer_event_loop_stalls_total", EXPO_COUNTER,
-	  "Event-loop stretches longer than loop_stall_ms (each one is a blocked event loop)." },
-	{ "pyrometer_verdict", EXPO_GAUGE, "The service's verdict over the window; always 1." },
-	{ "pyrometer_verdict_share", EXPO_GAUGE, "Share of the service's thread time per category over the window." },
-};
-
-static int stat_sum(struct offcpu *s, __u32 idx, uint64_t *out)
+static uint64_t stat_sum(struct offcpu *s, __u32 idx)
 {
 	__u64 vals[512];
 	int ncpu = libbpf_num_possible_cpus();
+	uint64_t sum = 0;
 
-	*out = 0;
-	if (ncpu <= 0 || ncpu > 512)
-		return -EINVAL;
-	if (bpf_map__lookup_elem(s->skel->maps.off_stats, &idx, sizeof(idx), vals, ncpu * sizeof(__u64), 0))
-		return -errno;
+	if (ncpu <= 0 || ncpu > 512 ||
+	    bpf_map__lookup_elem(s->skel->maps.off_stats, &idx, sizeof(idx), vals, ncpu * sizeof(__u64), 0))
+		return 0;
 	for (int c = 0; c < ncpu; c++)
-		*out += vals[c];
-	return 0;
-}
-
-static int self_metrics(struct offcpu *s, struct expo *x)
-{
-	struct expo_label l = { "reason", "count_map_full" };
-	struct offagg_stats as;
-	uint64_t v;
-	int err;
-
-	offagg_get_stats(s->agg, &as);
-	if ((err = expo_family(x, "pyrometer_offcpu_drops_total", EXPO_COUNTER,
-			       "Off-CPU time or records lost, by reason (ns for time, records for stalls).")))
-		return err;
-	stat_sum(s, PM_OFF_STAT_COUNT_FULL, &v);
-	if ((err = expo_value_u64(x, &l, 1, v)))
-		return err;
-	l.value = "stack_map_full";
-	stat_sum(s, PM_OFF_STAT_STACK_FULL, &v);
-	if ((err = expo_value_u64(x, &l, 1, v)))
-		return err;
-	l.value = "stack_evicted";
-	if ((err = expo_value_u64(x, &l, 1, s->lost_stacks)))
-		return err;
-	l.value = "stall_ring_full";
-	stat_sum(s, PM_OFF_STAT_STALL_DROPS, &v);
-	if ((err = expo_value_u64(x, &l, 1, v)))
-		return err;
-	l.value = "service_cap";
-	if ((err = expo_value_u64(x, &l, 1, as.dropped_service_cap_ns)))
-		return err;
-	if ((err = expo_family(x, "pyrometer_offcpu_stack_walks_total", EXPO_COUNTER,
-			       "Python stacks walked in the kernel at blocking points.")))
-		return err;
-	stat_sum(s, PM_OFF_STAT_WALKS, &v);
-	return expo_value_u64(x, NULL, 0, v);
+		sum += vals[c];
+	return sum;
 }
 
 static int offcpu_metrics(void *state, struct expo *x)
 {
 	struct offcpu *s = state;
-	struct metric_ctx m = { .s = s, .x = x };
+	struct offagg_drops d;
 
 	drain(s); /* a scrape sees what the kernel holds right now */
-	if (!hist_bounds[0])
-		for (int i = 0; i < PM_OFF_HIST_SLOTS - 1; i++)
-			hist_bounds[i] = (double)(2ULL << i) / 1e6;
-	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
-		m.err = expo_family(x, families[f].name, families[f].type, families[f].help);
-		if (m.err)
-			return m.err;
-		m.pass = (int)f;
-		offagg_foreach(s->agg, metric_row, &m);
-		if (m.err)
-			return m.err;
-	}
-	return self_metrics(s, x);
+	d = (struct offagg_drops){ .count_map_full = stat_sum(s, PM_OFF_STAT_COUNT_FULL),
+				   .stack_map_full = stat_sum(s, PM_OFF_STAT_STACK_FULL),
+				   .stack_evicted = s->lost_stacks,
+				   .stall_ring_full = stat_sum(s, PM_OFF_STAT_STALL_DROPS),
+				   .walks = stat_sum(s, PM_OFF_STAT_WALKS) };
+	return offagg_metrics(s->agg, s->find, &d, x);
 }
 
 static void offcpu_findings(void *state, json_object *arr)
