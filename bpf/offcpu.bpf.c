@@ -212,11 +212,13 @@ static __always_inline __u16 classify(struct task_struct *t, unsigned int state,
 	case NR_nanosleep:
 	case NR_clock_nanosleep:
 		return PM_OFF_SLEEP;
+	case NR_select:
+	case NR_pselect6:
+		/* no fds: CPython <= 3.10's time.sleep */
+		return BPF_CORE_READ(regs, di) ? PM_OFF_POLL : PM_OFF_SLEEP;
 	case NR_epoll_wait:
 	case NR_epoll_pwait:
 	case NR_epoll_pwait2:
-	case NR_select:
-	case NR_pselect6:
 	case NR_accept:
 	case NR_accept4:
 		return PM_OFF_POLL;

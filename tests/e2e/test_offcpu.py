@@ -163,6 +163,49 @@ def bpf_links_of(pid):
     return n
 
 
+class EveryInterpreter(unittest.TestCase):
+    def setUp(self):
+        lib.require_root(self)
+
+    def test_blocking_stacks_and_gil_waits(self):
+        """Each CPython on the machine: sleeps attributed to nap() in its sleep syscall, and two CPU
+        threads' waits for each other told apart as GIL waits (futexes inside _PyRuntime)."""
+        interps = lib.interpreters()
+        procs, moves = [], []
+        try:
+            for label, exe in interps:
+                move = lib.cgroup_service(f"pmoff-gil-{label}.service")
+                moves.append(move)
+                p = subprocess.Popen([exe, os.path.join(lib.PYDIR, "offcpu_work.py"), "gil"], stdout=subprocess.PIPE,
+                                     text=True, preexec_fn=in_cgroup(move))
+                self.assertTrue(p.stdout.readline().startswith("ready"))
+                procs.append(p)
+            with lib.Daemon("--window-seconds", 10) as d:
+                time.sleep(6)
+                for label, exe in interps:
+                    with self.subTest(interpreter=label):
+                        folded = d.get(f"/api/v1/profile?service=pmoff-gil-{label}.service&kind=offcpu"
+                                       f"&seconds=20").decode()  # both slots of the 10 s window
+                        stacks = lib.parse_folded(folded)
+                        by_root = {}
+                        for st, ns in stacks.items():
+                            by_root[st[0]] = by_root.get(st[0], 0) + ns
+                        sleep = sum(ns for st, ns in stacks.items() if st[0] == "[sleep]" and
+                                    any(lib.frame_name(f) == "nap" for f in st) and
+                                    st[-1] in ("clock_nanosleep", "pselect6"))  # <= 3.10 sleeps in select
+                        gil = sum(ns for st, ns in stacks.items() if st[0] == "[gil]" and
+                                  any(lib.frame_name(f) == "spin_cpu" for f in st))
+                        print(f"  {label}: " + ", ".join(f"{k} {v / 1e9:.2f} s" for k, v in sorted(by_root.items())))
+                        self.assertGreater(sleep, 2e9, folded[:2000])
+                        self.assertGreater(gil, 1e9, folded[:2000])
+                        self.assertLess(by_root.get("[lock]", 0), gil / 4)
+        finally:
+            for p in procs:
+                lib.stop(p)
+            for m in moves:
+                lib.cgroup_remove(m)
+
+
 class AgainstOffcputime(unittest.TestCase):
     def setUp(self):
         lib.require_root(self)

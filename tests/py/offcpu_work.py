@@ -1,7 +1,8 @@
 """Workloads with a known place where their time goes, one per verdict (argv[1] picks it):
 cpu (a pure-Python loop), fsync (write + fsync loop), net PORT (a client waiting on a slow TCP
 server), lock (threads contending on one lock), hog (a CPU loop; run three pinned to one CPU),
-sleep (a sleeper), mixio (short sleeps and pipe round trips, for the offcputime comparison).
+sleep (a sleeper), mixio (short sleeps and pipe round trips, for the offcputime comparison),
+gil (two threads in a CPU loop, taking turns on the GIL, while the main thread sleeps).
 Prints 'ready' once running; runs until killed."""
 import os, socket, sys, tempfile, threading, time
 
@@ -88,6 +89,10 @@ def main():
         target, args = nap, ()
     elif mode == "mixio":
         target, args = pipe_round_trips, ()
+    elif mode == "gil":
+        for _ in range(2):
+            threading.Thread(target=spin_cpu, daemon=True).start()
+        target, args = nap, ()
     else:
         sys.exit(f"unknown mode {mode}")
     print("ready", os.getpid(), flush=True)
