@@ -35,6 +35,8 @@ static void copy_name(char *out, size_t len, const char *src, size_t n)
 {
 	size_t i;
 
+	if (len > SVC_NAME_MAX)
+		len = SVC_NAME_MAX; /* the header's promise, whatever the caller's buffer */
 	if (n > len - 1)
 		n = len - 1;
 	for (i = 0; i < n; i++) {
@@ -50,6 +52,8 @@ static void copy_prefixed(char *out, size_t len, const char *prefix, const char 
 {
 	size_t p = strlen(prefix);
 
+	if (len > SVC_NAME_MAX)
+		len = SVC_NAME_MAX;
 	if (p > len - 1)
 		p = len - 1;
 	memcpy(out, prefix, p);
@@ -675,86 +679,102 @@ static const char *skip_bracket(const char *p)
 	return *p ? p + 1 : NULL;
 }
 
-/* Nodes glibc's regcomp builds for an extended regex, bounded by REGEX_MAX_NODES + 1: it copies
- * the tree under '+' once and under {m,n} n times, so stacked and nested repetitions grow it
- * exponentially ("a++++...", "((a{1,255}){1,255}){1,255}" take gigabytes). Backreferences
- * (\1..\9, a GNU extension to EREs) can take exponential time per match on a process's
- * arguments, which any local user chooses, so they count as too expensive as well. */
+/* Whether glibc's regcomp/regexec could take gigabytes or exponential time on an extended regex.
+ * regcomp copies the tree under '+' once and under {m,n} n times, so repetitions of repetitions
+ * grow it exponentially ("a++++...", "((a{1,255}){1,255}){1,255}"), and its epsilon closures
+ * explode on stacked '?'/'+' ("a+++???+++"). So: at most REGEX_MAX_NODES copied nodes, no
+ * quantifier right after another (POSIX leaves those undefined anyway), at most REGEX_MAX_QNEST
+ * quantifiers nested through groups, REGEX_MAX_DEPTH groups deep. Backreferences (\1..\9, a GNU
+ * extension) can take exponential time per match on a process's arguments, which any local user
+ * chooses, so they are refused too. Patterns regcomp would reject anyway count as cheap. */
 #define REGEX_MAX_NODES 20000
 #define REGEX_MAX_DEPTH 32
+#define REGEX_MAX_QNEST 3
 
-static size_t regex_nodes(const char *p)
+struct regex_group {
+	size_t nodes, last; /* nodes so far; nodes of the last element (what a quantifier copies) */
+	int qnest, lastq;   /* deepest quantifier nesting inside; that of the last element */
+};
+
+/* Applies a quantifier copying the last element n times in all. */
+static bool quantify(struct regex_group *g, unsigned long n, bool *prev_quant)
 {
-	size_t sum[REGEX_MAX_DEPTH + 1] = { 0 }, last[REGEX_MAX_DEPTH + 1] = { 0 }, elem;
+	if (*prev_quant)
+		return false;
+	*prev_quant = true;
+	g->nodes += g->last * (n - 1);
+	g->last *= n;
+	g->lastq++;
+	if (g->lastq > g->qnest)
+		g->qnest = g->lastq;
+	return g->lastq <= REGEX_MAX_QNEST;
+}
+
+static bool regex_too_costly(const char *p)
+{
+	struct regex_group g[REGEX_MAX_DEPTH + 1] = { 0 };
+	bool prev_quant = false;
 	int d = 0;
 
 	for (; *p; p++) {
-		unsigned long m = 0, n;
+		struct regex_group elem = { .nodes = 1 };
+		unsigned long m, n;
 		char *end;
 
 		switch (*p) {
 		case '\\':
 			if (p[1] >= '1' && p[1] <= '9')
-				return REGEX_MAX_NODES + 1;
+				return true;
 			if (p[1])
 				p++;
-			elem = 1;
 			break;
 		case '[':
 			if (!(p = skip_bracket(p)))
-				return 0; /* regcomp will refuse it */
+				return false; /* regcomp will refuse it */
 			p--;
-			elem = 1;
 			break;
 		case '(':
 			if (d == REGEX_MAX_DEPTH)
-				return REGEX_MAX_NODES + 1;
-			d++;
-			sum[d] = last[d] = 0;
+				return true;
+			g[++d] = (struct regex_group){ 0 };
+			prev_quant = false;
 			continue;
 		case ')':
-			if (!d) {
-				elem = 1;
-				break;
-			}
-			elem = sum[d--] + 1;
+			if (d)
+				elem = (struct regex_group){ .nodes = g[d].nodes + 1, .qnest = g[d].qnest }, d--;
 			break;
 		case '|':
-			last[d] = 0;
+			g[d].last = 0;
+			g[d].lastq = 0;
+			prev_quant = false;
 			continue;
 		case '*':
 		case '?':
-			continue;
 		case '+':
-			sum[d] += last[d];
-			last[d] *= 2;
+			if (!quantify(&g[d], *p == '+' ? 2 : 1, &prev_quant))
+				return true;
 			goto bounded;
 		case '{':
 			m = strtoul(p + 1, &end, 10);
 			n = *end == ',' ? (isdigit((unsigned char)end[1]) ? strtoul(end + 1, &end, 10) : m + 1) : m;
-			if (*end != '}' && !(*end == ',' && end[1] == '}')) {
-				elem = 1; /* no bound: a literal '{' to count on */
-				break;
-			}
-			n = n > 0x7fff ? 0x7fff : n ? n : 1;
-			sum[d] += last[d] * (n - 1);
-			last[d] *= n;
+			if (!isdigit((unsigned char)p[1]) || (*end != '}' && !(*end == ',' && end[1] == '}')))
+				break; /* no bound: a literal '{' */
 			p = *end == ',' ? end + 1 : end;
+			if (!quantify(&g[d], n > 0x7fff ? 0x7fff : n ? n : 1, &prev_quant))
+				return true;
 			goto bounded;
-		default:
-			elem = 1;
 		}
-		sum[d] += elem;
-		last[d] = elem;
+		prev_quant = false;
+		g[d].nodes += elem.nodes;
+		g[d].last = elem.nodes;
+		g[d].lastq = elem.qnest;
+		if (elem.qnest > g[d].qnest)
+			g[d].qnest = elem.qnest;
 bounded:
-		if (sum[d] > REGEX_MAX_NODES || last[d] > REGEX_MAX_NODES)
-			return REGEX_MAX_NODES + 1;
+		if (g[d].nodes > REGEX_MAX_NODES || g[d].last > REGEX_MAX_NODES)
+			return true;
 	}
-	while (d > 0) {
-		sum[d - 1] += sum[d];
-		d--;
-	}
-	return sum[0];
+	return false;
 }
 
 int svc_rules_add(struct svc_rules *r, enum svc_match kind, const char *pattern, const char *service)
@@ -765,7 +785,7 @@ int svc_rules_add(struct svc_rules *r, enum svc_match kind, const char *pattern,
 		return -EINVAL;
 	if (r->n >= SVC_RULES_MAX)
 		return -E2BIG;
-	if (kind == SVC_MATCH_CMDLINE && regex_nodes(pattern) > REGEX_MAX_NODES)
+	if (kind == SVC_MATCH_CMDLINE && regex_too_costly(pattern))
 		return -EOVERFLOW;
 	if (kind == SVC_MATCH_CMDLINE && regcomp(&rule.re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
 		return -EINVAL;

@@ -349,7 +349,12 @@ static void test_overrides(void **state)
 	assert_int_equal(svc_rules_add(r, SVC_MATCH_CMDLINE, "((a{1,255}){1,255}){1,255}", "x"), -EOVERFLOW);
 	assert_int_equal(svc_rules_add(r, SVC_MATCH_CMDLINE, "(a*)*\\1", "x"), -EOVERFLOW);
 	assert_int_equal(svc_rules_add(r, SVC_MATCH_CMDLINE, "x{(a+){10000}", "x"), -EOVERFLOW);
+	assert_int_equal(svc_rules_add(r, SVC_MATCH_CMDLINE, "^/\xc1\xc1+++???++++++++d", "x"), -EOVERFLOW);
+	assert_int_equal(svc_rules_add(r, SVC_MATCH_CMDLINE, "a*?", "x"), -EOVERFLOW);
+	assert_int_equal(svc_rules_add(r, SVC_MATCH_CMDLINE, "((((a?)?)?)?)", "x"), -EOVERFLOW);
 	assert_int_equal(svc_rules_add(r, SVC_MATCH_CMDLINE, "/[0-9a-f]{64}/(web|api)+ [[:alpha:]]{1,32}", "x"), 0);
+	assert_int_equal(svc_rules_add(r, SVC_MATCH_CMDLINE, "^(python3?|uwsgi) .*((--ini|-w) \\S+)?$", "x"), 0);
+	assert_int_equal(svc_rules_add(r, SVC_MATCH_CMDLINE, "x{2}|y{1,3}|z{1,}", "x"), 0);
 	while (svc_rules_count(r) < SVC_RULES_MAX)
 		assert_int_equal(svc_rules_add(r, SVC_MATCH_EXE, "/nothing/*", "n"), 0);
 	assert_int_equal(svc_rules_add(r, SVC_MATCH_EXE, "/nothing/*", "n"), -E2BIG);
