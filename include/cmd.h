@@ -19,6 +19,7 @@ int cmd_status(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_processes(int argc, char **argv);
+int cmd_alloc(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_queries(int argc, char **argv);
 

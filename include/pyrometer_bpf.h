@@ -320,6 +320,7 @@ struct pm_alloc_thread {
 	__u64 py_old;    /* its realloc source pointer, or 0 */
 	__u64 raw_size;
 	__u64 raw_old;
+	__u64 py_sp;     /* stack pointer at the outermost call: a call at or above it starts afresh */
 	__u32 py_depth;  /* nesting of interpreter allocator calls */
 	__u32 raw_pending;
 };
@@ -484,7 +485,7 @@ _Static_assert(sizeof(struct pm_mem_val) == 24, "pm_mem_val layout");
 _Static_assert(sizeof(struct pm_gc_pending) == 16, "pm_gc_pending layout");
 _Static_assert(sizeof(struct pm_gc_key) == 8, "pm_gc_key layout");
 _Static_assert(sizeof(struct pm_gc_val) == 16 + 8 * PM_GC_BUCKETS, "pm_gc_val layout");
-_Static_assert(sizeof(struct pm_alloc_thread) == 48, "pm_alloc_thread layout");
+_Static_assert(sizeof(struct pm_alloc_thread) == 56, "pm_alloc_thread layout");
 _Static_assert(sizeof(struct pm_alloc_key) == 16, "pm_alloc_key layout");
 _Static_assert(sizeof(struct pm_alloc_val) == 24, "pm_alloc_val layout");
 _Static_assert(sizeof(struct pm_alloc_live) == 32, "pm_alloc_live layout");

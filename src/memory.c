@@ -5,7 +5,6 @@
  * src/memory_report.c. Every hook runs with the engine lock held. */
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpflog.h"
+#include "linkreap.h"
 #include "memory.skel.h"
 #include "memsrc.h"
 #include "pyprobe.h"
@@ -89,51 +89,15 @@ static uint64_t mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* Closing a uprobe waits for RCU grace periods in the kernel (~0.5 s each on this VM): links are
- * destroyed on short detached threads, in parallel, so the engine lock is never held that long. */
-static void *reap_link(void *arg)
-{
-	struct memsrc *m = ((void **)arg)[0];
-
-	bpf_link__destroy(((void **)arg)[1]);
-	free(arg);
-	__atomic_sub_fetch(&m->reaping, 1, __ATOMIC_SEQ_CST);
-	return NULL;
-}
-
-static void reap(struct memsrc *m, struct bpf_link *l)
-{
-	pthread_attr_t attr;
-	pthread_t th;
-	void **arg;
-
-	if (__atomic_load_n(&m->reaping, __ATOMIC_SEQ_CST) >= MEM_MAX_REAPERS || !(arg = malloc(2 * sizeof(*arg))))
-		goto now;
-	arg[0] = m;
-	arg[1] = l;
-	__atomic_add_fetch(&m->reaping, 1, __ATOMIC_SEQ_CST);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 << 10);
-	if (!pthread_create(&th, &attr, reap_link, arg)) {
-		pthread_attr_destroy(&attr);
-		return;
-	}
-	pthread_attr_destroy(&attr);
-	__atomic_sub_fetch(&m->reaping, 1, __ATOMIC_SEQ_CST);
-	free(arg);
-now:
-	bpf_link__destroy(l);
-}
-
 static void gc_detach(struct memsrc *m, struct mem_proc *p)
 {
 	uint32_t key = (uint32_t)p->pid;
 
 	if (p->ngc_links)
 		m->ngc_probed--;
+	/* closing a uprobe waits for kernel grace periods: never with the engine lock held */
 	for (int i = 0; i < p->ngc_links; i++)
-		reap(m, p->gc_links[i]);
+		linkreap_async(p->gc_links[i], &m->reaping, MEM_MAX_REAPERS);
 	p->ngc_links = 0;
 	p->gc_attached_ns = 0;
 	bpf_map__delete_elem(m->skel->maps.gc_armed, &key, sizeof(key), 0);
@@ -489,8 +453,7 @@ static void mem_stop(void *state)
 	}
 	bpf_link__destroy(m->rss_link);
 	/* in-flight closes hold no reference to the object, but let them finish for a clean exit */
-	for (int i = 0; i < 500 && __atomic_load_n(&m->reaping, __ATOMIC_SEQ_CST); i++)
-		usleep(10000);
+	linkreap_wait(&m->reaping, 5000);
 	memory_bpf__destroy(m->skel);
 	free(m->procs);
 	free(m->svcs);

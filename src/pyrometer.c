@@ -14,6 +14,7 @@ static const struct cmd verbs[] = {
 	{ "processes", cmd_processes, "tracked processes and which data sources work for each" },
 	{ "report", cmd_report, "each service's verdict (cpu-bound, io-bound, ...) and every finding, with fixes" },
 	{ "queries", cmd_queries, "database query templates with their Python call sites, and N+1 findings" },
+	{ "alloc", cmd_alloc, "opt-in allocation profile of one process by Python stack (slows it while recording)" },
 };
 
 static void usage(FILE *f)

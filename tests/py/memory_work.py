@@ -61,14 +61,14 @@ def cycles():
         make_cycles(1000)
 
 
-def site_big(keep):
+def site_big(keep, n=2000):
     for _ in range(50):
-        keep.append(b"a" * 2000)
+        keep.append(b"a" * n)  # n is not a constant: the compiler cannot fold it
 
 
-def site_small(keep):
+def site_small(keep, n=1000):
     for _ in range(50):
-        keep.append(b"b" * 1000)
+        keep.append(b"b" * n)
 
 
 def twosites():
