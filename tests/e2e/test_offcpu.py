@@ -13,11 +13,17 @@ def in_cgroup(move):
     return lambda: move(os.getpid())
 
 
-def start(script, *args, cgroup=None, cpus=None):
-    """A workload from tests/py (optionally pinned with taskset), started in a cgroup."""
+def start(script, *args, cgroup=None, cpus=None, nice=0):
+    """A workload from tests/py (optionally pinned with taskset), started in a cgroup; a negative
+    nice keeps other load on the host from starving it (which the verdict would rightly report)."""
     cmd = ([f"taskset", "-c", cpus] if cpus else []) + [PY, os.path.join(lib.PYDIR, script), *map(str, args)]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         preexec_fn=in_cgroup(cgroup) if cgroup else None)
+
+    def pre():
+        if cgroup:
+            cgroup(os.getpid())
+        if nice:
+            os.nice(nice)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=pre)
     line = p.stdout.readline()
     if not line.startswith("ready"):
         p.kill()
@@ -79,7 +85,7 @@ class Verdicts(unittest.TestCase):
                     args = args + ((server.ready_line[1],) if args == ("net",) else ())
                     n = 3 if name == "pmoff-starved.service" else 1
                     for _ in range(n):
-                        procs.append(start("offcpu_work.py", *args, cgroup=moves[name], cpus=cpus))
+                        procs.append(start("offcpu_work.py", *args, cgroup=moves[name], cpus=cpus, nice=-15))
 
                 def all_right():
                     rows = services(d)
