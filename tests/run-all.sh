@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, in tiers: build, unit tests (no root), CPython layout check, fuzz-corpus
 # replays, end-to-end tests as root (real BPF, real Python, real PostgreSQL/Prometheus/Chromium),
-# then the unit tiers again under ASan+UBSan. Ends with one "N passed, N failed, N skipped" line.
+# then the unit tiers again under ASan+UBSan and a few real-BPF e2e tests with the sanitized
+# binaries (tests/run-san-e2e.sh). Ends with one "N passed, N failed, N skipped" line.
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -30,6 +31,7 @@ fi
 [ "$e2e_rc" -eq 0 ] || [ -n "$line" ] || fail=$((fail+1))
 if [ "${PYROMETER_SKIP_SAN:-0}" != 1 ]; then
   tier san-unit make -j"$JOBS" SAN=1 unit
+  tier san-e2e ./tests/run-san-e2e.sh
 fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
