@@ -118,11 +118,13 @@ struct mt_spike {
 	const struct mt_stack *st;
 	uint64_t bytes;   /* made resident within the spike window */
 	unsigned seconds; /* 1 s slots that saw any of it */
+	bool fresh;       /* the episode starts now (else it is still going on) */
 };
-/* Stacks that made at least threshold bytes resident within the last MT_SPIKE_SLOTS seconds and
- * were not yet reported (each is reported once per episode). Returns how many (<= max). */
-size_t mt_stacks_new_spikes(struct mt_stacks *m, uint64_t now_ns, uint64_t threshold, struct mt_spike *out,
-			    size_t max);
+/* Stacks in a spike episode: they made at least threshold bytes resident within the last
+ * MT_SPIKE_SLOTS seconds (fresh the first time; an episode ends once the window holds less than
+ * half the threshold). Returns how many (<= max). */
+size_t mt_stacks_spikes(struct mt_stacks *m, uint64_t now_ns, uint64_t threshold, struct mt_spike *out,
+			size_t max);
 
 /* ---- formatting helpers ----------------------------------------------------------------- */
 /* "12.3 MiB", "512 KiB", "900 B" into buf. */

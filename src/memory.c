@@ -365,7 +365,7 @@ static void note_spikes(struct memsrc *m, struct mem_proc *p, uint64_t now)
 
 	if (!p->stacks)
 		return;
-	n = mt_stacks_new_spikes(p->stacks, now, m->o.spike_bytes, sp, MEM_MAX_SPIKES);
+	n = mt_stacks_spikes(p->stacks, now, m->o.spike_bytes, sp, MEM_MAX_SPIKES);
 	for (size_t i = 0; i < n; i++) {
 		struct mem_spike *r = NULL, *oldest = &p->spikes[0];
 
@@ -375,16 +375,24 @@ static void note_spikes(struct memsrc *m, struct mem_proc *p, uint64_t now)
 			if (p->spikes[j].last_unix < oldest->last_unix)
 				oldest = &p->spikes[j];
 		}
+		if (!r && !sp[i].fresh)
+			continue; /* its record was replaced meanwhile */
 		if (!r) {
 			r = oldest;
 			memset(r, 0, sizeof(*r));
 			snprintf(r->site, sizeof(r->site), "%s", sp[i].st->site);
 			snprintf(r->stack, sizeof(r->stack), "%s", sp[i].st->stack);
 		}
-		r->times++;
+		if (sp[i].fresh) {
+			r->times++;
+			r->last_bytes = 0;
+		}
+		/* an episode spanning several drains: keep its largest window */
+		if (sp[i].bytes >= r->last_bytes) {
+			r->last_bytes = sp[i].bytes;
+			r->last_seconds = sp[i].seconds;
+		}
 		r->last_unix = time(NULL);
-		r->last_bytes = sp[i].bytes;
-		r->last_seconds = sp[i].seconds;
 		if (sp[i].bytes > r->max_bytes)
 			r->max_bytes = sp[i].bytes;
 	}

@@ -379,8 +379,8 @@ size_t mt_stacks_top(const struct mt_stacks *m, uint64_t now_ns, const struct mt
 	return n < max ? n : max;
 }
 
-size_t mt_stacks_new_spikes(struct mt_stacks *m, uint64_t now_ns, uint64_t threshold, struct mt_spike *out,
-			    size_t max)
+size_t mt_stacks_spikes(struct mt_stacks *m, uint64_t now_ns, uint64_t threshold, struct mt_spike *out,
+			size_t max)
 {
 	size_t n = 0;
 
@@ -394,10 +394,10 @@ size_t mt_stacks_new_spikes(struct mt_stacks *m, uint64_t now_ns, uint64_t thres
 		recent = mt_stack_recent_faults(m, st, now_ns, &secs);
 		if (st->spiking && recent < threshold / 2)
 			st->spiking = false;
-		if (st->spiking || recent < threshold || n >= max)
+		if ((!st->spiking && recent < threshold) || n >= max)
 			continue;
+		out[n++] = (struct mt_spike){ st, recent, secs, !st->spiking };
 		st->spiking = true;
-		out[n++] = (struct mt_spike){ st, recent, secs };
 	}
 	return n;
 }

@@ -207,17 +207,23 @@ static void test_spikes_once_per_episode(void **state)
 	small = mt_stacks_get(&m, 0, 6, "tiny (etl.py:20)", "");
 	mt_stacks_charge(&m, small, 10 * NS, 1 << 20, 0);
 	mt_stacks_charge(&m, st, 10 * NS, 120 << 20, 120 << 20);
+	assert_int_equal(mt_stacks_spikes(&m, 10 * NS, 200 << 20, sp, 4), 0);
 	mt_stacks_charge(&m, st, 11 * NS, 90 << 20, 90 << 20);
-	assert_int_equal(mt_stacks_new_spikes(&m, 11 * NS, 200 << 20, sp, 4), 1);
+	assert_int_equal(mt_stacks_spikes(&m, 11 * NS, 200 << 20, sp, 4), 1);
 	assert_ptr_equal(sp[0].st, st);
+	assert_true(sp[0].fresh);
 	assert_int_equal(sp[0].bytes, 210 << 20);
 	assert_int_equal(sp[0].seconds, 2);
-	/* still inside the same episode: not again */
-	assert_int_equal(mt_stacks_new_spikes(&m, 12 * NS, 200 << 20, sp, 4), 0);
-	/* the window passes, the stack calms down, then loads again */
-	assert_int_equal(mt_stacks_new_spikes(&m, 40 * NS, 200 << 20, sp, 4), 0);
+	/* the same episode goes on (and grows): reported, not fresh */
+	mt_stacks_charge(&m, st, 12 * NS, 30 << 20, 0);
+	assert_int_equal(mt_stacks_spikes(&m, 12 * NS, 200 << 20, sp, 4), 1);
+	assert_false(sp[0].fresh);
+	assert_int_equal(sp[0].bytes, 240 << 20);
+	/* the window passes, the stack calms down, then loads again: a fresh episode */
+	assert_int_equal(mt_stacks_spikes(&m, 40 * NS, 200 << 20, sp, 4), 0);
 	mt_stacks_charge(&m, st, 41 * NS, 250 << 20, 0);
-	assert_int_equal(mt_stacks_new_spikes(&m, 41 * NS, 200 << 20, sp, 4), 1);
+	assert_int_equal(mt_stacks_spikes(&m, 41 * NS, 200 << 20, sp, 4), 1);
+	assert_true(sp[0].fresh);
 }
 
 static void test_format_bytes(void **state)
