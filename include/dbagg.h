@@ -16,7 +16,7 @@
 #define DBAGG_BUCKETS 16 /* latency histogram bounds, 100 us .. 10 s */
 #define DBAGG_SITES_PER_FP 4
 
-enum db_system { DB_SYS_POSTGRESQL = 0, DB_SYS_MAX };
+enum db_system { DB_SYS_POSTGRESQL = 0, DB_SYS_REDIS, DB_SYS_MAX };
 
 struct dbagg_opts {
 	size_t max_services;      /* default 256; queries of further services count as dropped */
@@ -45,10 +45,11 @@ struct dbagg;
 
 struct dbagg *dbagg_new(const struct dbagg_opts *o);
 void dbagg_free(struct dbagg *a);
-/* Remembers the template of n->fingerprint. */
-void dbagg_template(struct dbagg *a, const struct sqlnorm *n);
-/* The template and normalized text of fp, or NULL. */
+/* Remembers the template of n->fingerprint, a statement of db system sys. */
+void dbagg_template(struct dbagg *a, enum db_system sys, const struct sqlnorm *n);
+/* The template and normalized text of fp (and its db system), or NULL. */
 const char *dbagg_template_of(const struct dbagg *a, uint64_t fp, const char **text);
+enum db_system dbagg_template_system(const struct dbagg *a, uint64_t fp);
 /* Interns a call site; returns its id (never 0). */
 uint64_t dbagg_site(struct dbagg *a, const char *func, const char *file, int line, enum db_orm orm);
 /* "func (file:line)" of a site into out and its ORM; returns 0 or -ENOENT. */
@@ -59,8 +60,8 @@ int dbagg_service(struct dbagg *a, const char *service);
 const char *dbagg_service_name(const struct dbagg *a, int id);
 /* Adds one finished query of a service id. */
 void dbagg_add(struct dbagg *a, int service, const struct dbagg_query *q);
-/* Counts one connection event of a service: tls (encrypted connections) or not. */
-void dbagg_connection(struct dbagg *a, int service, bool tls);
+/* Counts a new connection of a service (tls false), or marks a counted one encrypted (tls true). */
+void dbagg_connection(struct dbagg *a, int service, enum db_system sys, bool tls);
 /* pyrometer_db_* families. */
 int dbagg_metrics(const struct dbagg *a, struct expo *x);
 /* {"queries":[...]} for one service (NULL: all), the `limit` costliest by total time first. */

@@ -29,5 +29,7 @@ void dbsite_table(const char *tmpl, char *out, size_t len);
 /* The advice for an N+1 (cacheable = false) or a repeated identical query (cacheable = true)
  * seen at `site` ("func (file:line)") on `table`. */
 void dbsite_fix(enum db_orm orm, bool cacheable, const char *table, const char *site, char *out, size_t len);
+/* The same for a key-value store (Redis) command template ("GET ?"). */
+void dbsite_fix_kv(bool cacheable, const char *tmpl, const char *site, char *out, size_t len);
 
 #endif

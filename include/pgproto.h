@@ -47,6 +47,7 @@ struct pg_chunk {
 #define PG_Q_NO_PARAMS   0x08 /* the parameter bytes were not all seen: params_hash is 0 */
 #define PG_Q_PREPARE     0x10 /* a SQL PREPARE (describes the prepared statement, runs nothing) */
 #define PG_Q_RESYNCED    0x20 /* completion seen after a loss of framing: rows/SQLSTATE unknown */
+#define PG_Q_PIPELINED   0x40 /* sent while an earlier query was in flight: no round trip of its own */
 
 struct pg_query {
 	uint64_t fingerprint;  /* sqlnorm fingerprint; the statement callback carried its template */

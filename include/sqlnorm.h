@@ -27,6 +27,8 @@ enum sql_op {
 	SQL_OP_DDL,    /* CREATE, ALTER, DROP, TRUNCATE */
 	SQL_OP_SET,    /* SET, SHOW, RESET */
 	SQL_OP_COPY,
+	SQL_OP_READ,   /* key-value stores (Redis): a command that only reads */
+	SQL_OP_WRITE,  /* key-value stores: a command that changes data */
 	SQL_OP_MAX,
 };
 

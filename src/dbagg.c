@@ -25,7 +25,7 @@ struct opstat {
 
 struct fpstat {
 	uint64_t fp, calls, errors, rows, prepares;
-	uint8_t op;
+	uint8_t op, sys;
 	struct hist h;
 	struct {
 		uint64_t id, calls;
@@ -38,7 +38,7 @@ struct svc {
 	struct fpstat *fps;
 	size_t nfps;
 	struct fpstat other;
-	uint64_t conns, tls_conns;
+	uint64_t conns[DB_SYS_MAX], tls_conns[DB_SYS_MAX];
 };
 
 /* A fixed table of keyed slots with a chained hash index and least-recently-used eviction. */
@@ -50,7 +50,7 @@ struct table {
 };
 
 struct tmpl {
-	uint8_t op;
+	uint8_t op, sys;
 	char tmpl[SQLNORM_TEMPLATE_MAX];
 	char text[SQLNORM_TEXT_MAX];
 };
@@ -189,12 +189,12 @@ void dbagg_free(struct dbagg *a)
 
 const char *db_system_name(enum db_system s)
 {
-	return s == DB_SYS_POSTGRESQL ? "postgresql" : "other";
+	return s == DB_SYS_POSTGRESQL ? "postgresql" : s == DB_SYS_REDIS ? "redis" : "other";
 }
 
 /* ---- templates and call sites --------------------------------------------------------------- */
 
-void dbagg_template(struct dbagg *a, const struct sqlnorm *n)
+void dbagg_template(struct dbagg *a, enum db_system sys, const struct sqlnorm *n)
 {
 	long i = table_find(&a->tt, n->fingerprint);
 	bool ev;
@@ -203,6 +203,7 @@ void dbagg_template(struct dbagg *a, const struct sqlnorm *n)
 		return;
 	i = (long)table_insert(&a->tt, n->fingerprint, &ev);
 	a->tmpls[i].op = (uint8_t)n->op;
+	a->tmpls[i].sys = (uint8_t)sys;
 	snprintf(a->tmpls[i].tmpl, sizeof(a->tmpls[i].tmpl), "%s", n->tmpl);
 	snprintf(a->tmpls[i].text, sizeof(a->tmpls[i].text), "%s", n->text);
 }
@@ -214,6 +215,13 @@ const char *dbagg_template_of(const struct dbagg *a, uint64_t fp, const char **t
 	if (text)
 		*text = i >= 0 ? a->tmpls[i].text : NULL;
 	return i >= 0 ? a->tmpls[i].tmpl : NULL;
+}
+
+enum db_system dbagg_template_system(const struct dbagg *a, uint64_t fp)
+{
+	long i = table_find_const(&a->tt, fp);
+
+	return i >= 0 ? (enum db_system)a->tmpls[i].sys : DB_SYS_POSTGRESQL;
 }
 
 static uint64_t site_key(const char *func, const char *file, int line)
@@ -357,6 +365,7 @@ void dbagg_add(struct dbagg *a, int service, const struct dbagg_query *q)
 	s = &a->svcs[service];
 	f = fp_row(a, s, q->fingerprint);
 	f->op = (uint8_t)q->op;
+	f->sys = (uint8_t)q->sys;
 	if (q->prepare) {
 		f->prepares++;
 		return;
@@ -372,12 +381,14 @@ void dbagg_add(struct dbagg *a, int service, const struct dbagg_query *q)
 	site_count(f, q->site);
 }
 
-void dbagg_connection(struct dbagg *a, int service, bool tls)
+void dbagg_connection(struct dbagg *a, int service, enum db_system sys, bool tls)
 {
-	if (service < 0 || (size_t)service >= a->nsvcs)
+	if (service < 0 || (size_t)service >= a->nsvcs || sys >= DB_SYS_MAX)
 		return;
-	a->svcs[service].conns++;
-	a->svcs[service].tls_conns += tls;
+	if (tls)
+		a->svcs[service].tls_conns[sys]++;
+	else
+		a->svcs[service].conns[sys]++;
 }
 
 void dbagg_get_stats(const struct dbagg *a, struct dbagg_stats *out)
@@ -433,16 +444,18 @@ int dbagg_metrics(const struct dbagg *a, struct expo *x)
 	TRY(op_family(a, x, 3));
 	TRY(expo_family(x, "pyrometer_db_connections_total", EXPO_COUNTER,
 			"Database connections seen, by whether they were encrypted (not parsed when so)."));
-	for (size_t i = 0; i < a->nsvcs; i++) {
-		struct expo_label l[] = { { "service", a->svcs[i].name }, { "db_system", "postgresql" },
-					  { "encrypted", "false" } };
+	for (size_t i = 0; i < a->nsvcs; i++)
+		for (int sys = 0; sys < DB_SYS_MAX; sys++) {
+			const struct svc *s = &a->svcs[i];
+			struct expo_label l[] = { { "service", s->name }, { "db_system", db_system_name(sys) },
+						  { "encrypted", "false" } };
 
-		if (!a->svcs[i].conns)
-			continue;
-		TRY(expo_value_u64(x, l, 3, a->svcs[i].conns - a->svcs[i].tls_conns));
-		l[2].value = "true";
-		TRY(expo_value_u64(x, l, 3, a->svcs[i].tls_conns));
-	}
+			if (!s->conns[sys])
+				continue;
+			TRY(expo_value_u64(x, l, 3, s->conns[sys] - s->tls_conns[sys]));
+			l[2].value = "true";
+			TRY(expo_value_u64(x, l, 3, s->tls_conns[sys]));
+		}
 	return 0;
 }
 
@@ -454,7 +467,7 @@ static json_object *row_json(const struct dbagg *a, const struct svc *s, const s
 
 	snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)f->fp);
 	json_object_object_add(o, "service", json_object_new_string(s->name));
-	json_object_object_add(o, "db_system", json_object_new_string("postgresql"));
+	json_object_object_add(o, "db_system", json_object_new_string(other ? "" : db_system_name(f->sys)));
 	json_object_object_add(o, "operation", json_object_new_string(other ? "OTHER" : sql_op_name(f->op)));
 	json_object_object_add(o, "fingerprint", json_object_new_string(other ? "" : fp));
 	json_object_object_add(o, "template", json_object_new_string(tmpl ? tmpl : "<template not seen>"));

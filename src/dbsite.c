@@ -113,3 +113,26 @@ void dbsite_fix(enum db_orm orm, bool cacheable, const char *table, const char *
 		break;
 	}
 }
+
+void dbsite_fix_kv(bool cacheable, const char *tmpl, const char *site, char *out, size_t len)
+{
+	char cmd[32];
+	size_t n = strcspn(tmpl, " ");
+
+	snprintf(cmd, sizeof(cmd), "%.*s", (int)(n < sizeof(cmd) - 1 ? n : sizeof(cmd) - 1), tmpl);
+	if (cacheable)
+		snprintf(out, len,
+			 "The same %s with the same arguments runs again and again at %s: keep the first reply "
+			 "instead of asking Redis each time.", cmd, site);
+	else if (!strcmp(cmd, "GET") || !strcmp(cmd, "HGET") || !strcmp(cmd, "HGETALL") || !strcmp(cmd, "SET"))
+		snprintf(out, len,
+			 "One %s round trip per item of the loop at %s: batch them, %s for all keys at once, or "
+			 "send the loop's commands through one pipeline (redis-py: r.pipeline()).", cmd, site,
+			 !strcmp(cmd, "GET") ? "MGET" : !strcmp(cmd, "HGET") ? "HMGET" : !strcmp(cmd, "SET") ? "MSET" :
+			 "a pipeline of HGETALL");
+	else
+		snprintf(out, len,
+			 "One %s round trip per item of the loop at %s: send the loop's commands through one "
+			 "pipeline (redis-py: r.pipeline(); pipe.execute()) or use the command's multi-key form.",
+			 cmd, site);
+}

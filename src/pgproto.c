@@ -215,15 +215,22 @@ static void pop(struct pg_conn *c)
 
 static struct pending *push(struct pg_conn *c, enum pend_kind kind, const struct meta *m)
 {
+	bool inflight = false;
 	struct pending *p;
 
 	if (c->qlen == PG_MAX_PENDING) {
 		c->st.pending_full++;
 		return NULL;
 	}
+	for (unsigned i = 0; i < c->qlen && kind != PEND_SYNC; i++)
+		if (c->q[(c->qhead + i) % PG_MAX_PENDING].kind != PEND_SYNC) {
+			inflight = true;
+			break;
+		}
 	p = &c->q[(c->qhead + c->qlen++) % PG_MAX_PENDING];
 	memset(p, 0, sizeof(*p));
 	p->kind = (uint8_t)kind;
+	p->q.flags = inflight ? PG_Q_PIPELINED : 0;
 	p->q.start_ns = m->ts;
 	p->q.tid = m->tid;
 	p->q.stack = m->stack;

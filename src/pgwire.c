@@ -19,6 +19,7 @@
 #include "pgproto.h"
 #include "pgwire.h"
 #include "pgwire.skel.h"
+#include "respproto.h"
 #include "source.h"
 
 #define SITE_CACHE 8192 /* (pid, stack) -> call site, direct-mapped */
@@ -30,8 +31,10 @@ struct conn {
 	int32_t fd;
 	int svc;
 	bool tls;
-	struct pg_conn *pg;
-	struct conn_ref *ref; /* the parser's callback context, owned with the parser */
+	enum db_system sys;
+	struct pg_conn *pg;     /* DB_SYS_POSTGRESQL */
+	struct resp_conn *resp; /* DB_SYS_REDIS */
+	struct conn_ref *ref;   /* the parsers' callback context, owned with the parser */
 };
 
 struct site_entry {
@@ -74,10 +77,12 @@ static struct conn *conn_find(struct pgwire *w, uint32_t pid, int32_t fd)
 	return NULL;
 }
 
-static void count_parser(struct pgwire *w, const struct pg_conn *pg)
+static void count_parser(struct pgwire *w, const struct conn *c)
 {
-	const struct pg_stats *st = pg_conn_stats(pg);
+	const struct pg_stats *st = c->pg ? pg_conn_stats(c->pg) : c->resp ? resp_conn_stats(c->resp) : NULL;
 
+	if (!st)
+		return;
 	w->parser_desyncs += st->desyncs[0] + st->desyncs[1];
 	w->parser_dropped += st->dropped + st->pending_full;
 }
@@ -88,6 +93,7 @@ static void conn_remove(struct pgwire *w, struct conn *c)
 	size_t hole = (size_t)(c - w->conns), i = hole;
 
 	pg_conn_free(c->pg);
+	resp_conn_free(c->resp);
 	free(c->ref);
 	memset(c, 0, sizeof(*c));
 	w->nconns--;
@@ -134,8 +140,9 @@ static struct conn *ref_conn(void *ctx)
 static void on_statement(void *ctx, const struct sqlnorm *n)
 {
 	struct conn_ref *r = ctx;
+	struct conn *c = ref_conn(ctx);
 
-	dbagg_template(r->w->agg, n);
+	dbagg_template(r->w->agg, c ? c->sys : DB_SYS_POSTGRESQL, n);
 }
 
 /* The call site of a query: the innermost application frame of the stack captured at send. */
@@ -205,11 +212,12 @@ static void on_query(void *ctx, const struct pg_query *q)
 		return;
 	conn_service(w, c);
 	site = site_of(w, c->pid, q->stack);
-	aq = (struct dbagg_query){ .sys = DB_SYS_POSTGRESQL, .op = q->op, .fingerprint = q->fingerprint,
+	aq = (struct dbagg_query){ .sys = c->sys, .op = q->op, .fingerprint = q->fingerprint,
 				   .duration_ns = q->end_ns - q->start_ns, .rows = q->rows, .error = q->error,
 				   .prepare = q->flags & PG_Q_PREPARE, .site = site };
 	dbagg_add(w->agg, c->svc, &aq);
-	if (!(q->flags & PG_Q_PREPARE) && c->svc >= 0) {
+	/* a pipelined query shares its round trip with the one before: not a repeat of its own */
+	if (!(q->flags & (PG_Q_PREPARE | PG_Q_PIPELINED)) && c->svc >= 0) {
 		struct np_query nq = { .pid = c->pid, .tid = q->tid, .service = (uint32_t)c->svc,
 				       .fingerprint = q->fingerprint, .params_hash = q->params_hash, .callsite = site,
 				       .start_ns = q->start_ns, .end_ns = q->end_ns };
@@ -227,7 +235,7 @@ static void on_encrypted(void *ctx)
 		return;
 	c->tls = true;
 	r->w->tls_conns++;
-	dbagg_connection(r->w->agg, c->svc, true);
+	dbagg_connection(r->w->agg, c->svc, c->sys, true);
 	set_kernel_state(r->w, c->pid, c->fd, PM_DB_TLS);
 }
 
@@ -238,13 +246,14 @@ static const struct pg_callbacks callbacks = { on_statement, on_query, on_encryp
 static struct conn *conn_open(struct pgwire *w, const struct pm_db_event *ev)
 {
 	const char *service = engine_service_of(w->e, (pid_t)ev->hdr.pid);
-	bool midstream = ev->state == PM_DB_PG_MID || ev->dir == PM_DB_RECV;
+	bool midstream = ev->state == PM_DB_PG_MID || ev->dir == PM_DB_RECV, redis = ev->state == PM_DB_REDIS;
 	struct conn_ref *ref;
 	size_t i;
 
 	if (!service)
 		return NULL;
-	if (ev->dir == PM_DB_SEND && pg_classify(ev->data, ev->head_len) == PG_CLASS_NO) {
+	if (ev->dir == PM_DB_SEND && (redis ? resp_classify(ev->data, ev->head_len)
+					    : pg_classify(ev->data, ev->head_len)) == PG_CLASS_NO) {
 		w->not_pg++;
 		set_kernel_state(w, ev->hdr.pid, ev->fd, PM_DB_OTHER);
 		return NULL;
@@ -260,23 +269,26 @@ static struct conn *conn_open(struct pgwire *w, const struct pm_db_event *ev)
 	*ref = (struct conn_ref){ w, ev->hdr.pid, ev->fd };
 	for (i = conn_hash(w, ev->hdr.pid, ev->fd); w->conns[i].pid; i = (i + 1) % w->nslots)
 		;
-	w->conns[i] = (struct conn){ .pid = ev->hdr.pid, .fd = ev->fd, .ref = ref };
-	w->conns[i].pg = pg_conn_new(&callbacks, ref, midstream);
-	if (!w->conns[i].pg) {
+	w->conns[i] = (struct conn){ .pid = ev->hdr.pid, .fd = ev->fd, .ref = ref,
+				     .sys = redis ? DB_SYS_REDIS : DB_SYS_POSTGRESQL };
+	if (redis)
+		w->conns[i].resp = resp_conn_new(&callbacks, ref, midstream);
+	else
+		w->conns[i].pg = pg_conn_new(&callbacks, ref, midstream);
+	if (!w->conns[i].pg && !w->conns[i].resp) {
 		free(ref);
 		memset(&w->conns[i], 0, sizeof(w->conns[i]));
 		return NULL;
 	}
 	w->nconns++;
 	w->conns[i].svc = dbagg_service(w->agg, service);
-	dbagg_connection(w->agg, w->conns[i].svc, false);
+	dbagg_connection(w->agg, w->conns[i].svc, w->conns[i].sys, false);
 	return &w->conns[i];
 }
 
 static void conn_close(struct pgwire *w, struct conn *c)
 {
-	if (c->pg)
-		count_parser(w, c->pg);
+	count_parser(w, c);
 	conn_remove(w, c);
 }
 
@@ -309,7 +321,10 @@ static int on_event(void *ctx, void *data, size_t len)
 				.tail_len = ev->tail_len, .total = ev->total,
 				.ts_ns = ev->dir == PM_DB_SEND ? ev->enter_ns : ev->hdr.ts_ns, .tid = ev->hdr.tid,
 				.stack = ev->py_stack };
-	pg_conn_feed(c->pg, ev->dir == PM_DB_SEND ? PG_FRONTEND : PG_BACKEND, &ch);
+	if (c->resp)
+		resp_conn_feed(c->resp, ev->dir == PM_DB_SEND ? PG_FRONTEND : PG_BACKEND, &ch);
+	else
+		pg_conn_feed(c->pg, ev->dir == PM_DB_SEND ? PG_FRONTEND : PG_BACKEND, &ch);
 	return 0;
 }
 
@@ -326,6 +341,7 @@ static void pgwire_stop(void *state)
 	for (size_t i = 0; w->conns && i < w->nslots; i++)
 		if (w->conns[i].pid) {
 			pg_conn_free(w->conns[i].pg);
+			resp_conn_free(w->conns[i].resp);
 			free(w->conns[i].ref);
 		}
 	free(w->conns);
@@ -539,10 +555,17 @@ static void finding_json(const struct np_finding *f, void *ctx)
 	char site[512], table[128], title[768], fix[1024], fp[20];
 	enum db_orm orm;
 
+	enum db_system sys = dbagg_template_system(w->agg, f->fingerprint);
+
 	dbagg_site_of(w->agg, f->callsite, site, sizeof(site), &orm, &func);
 	tmpl = tmpl ? tmpl : "<template not seen>";
-	dbsite_table(tmpl, table, sizeof(table));
-	dbsite_fix(orm, cacheable, table, site, fix, sizeof(fix));
+	table[0] = 0;
+	if (sys == DB_SYS_REDIS) {
+		dbsite_fix_kv(cacheable, tmpl, site, fix, sizeof(fix));
+	} else {
+		dbsite_table(tmpl, table, sizeof(table));
+		dbsite_fix(orm, cacheable, table, site, fix, sizeof(fix));
+	}
 	snprintf(title, sizeof(title), cacheable ? "Repeated identical query in %s: %u x %s with the same parameters"
 						 : "N+1 queries in %s: %u x %s in one burst",
 		 func, f->last_repeats, tmpl);
@@ -552,7 +575,7 @@ static void finding_json(const struct np_finding *f, void *ctx)
 	json_object_object_add(o, "pid", json_object_new_int((int)f->pid));
 	json_object_object_add(o, "title", json_object_new_string(title));
 	json_object_object_add(o, "code", json_object_new_string(site));
-	json_object_object_add(ev, "db_system", json_object_new_string("postgresql"));
+	json_object_object_add(ev, "db_system", json_object_new_string(db_system_name(sys)));
 	json_object_object_add(ev, "template", json_object_new_string(tmpl));
 	json_object_object_add(ev, "normalized", json_object_new_string(text ? text : ""));
 	json_object_object_add(ev, "fingerprint", json_object_new_string(fp));

@@ -57,7 +57,8 @@ static const char *const op_names[SQL_OP_MAX] = {
 	[SQL_OP_OTHER] = "OTHER",   [SQL_OP_SELECT] = "SELECT", [SQL_OP_INSERT] = "INSERT",
 	[SQL_OP_UPDATE] = "UPDATE", [SQL_OP_DELETE] = "DELETE", [SQL_OP_BEGIN] = "BEGIN",
 	[SQL_OP_COMMIT] = "COMMIT", [SQL_OP_ROLLBACK] = "ROLLBACK", [SQL_OP_DDL] = "DDL",
-	[SQL_OP_SET] = "SET",       [SQL_OP_COPY] = "COPY",
+	[SQL_OP_SET] = "SET",       [SQL_OP_COPY] = "COPY",     [SQL_OP_READ] = "READ",
+	[SQL_OP_WRITE] = "WRITE",
 };
 
 const char *sql_op_name(enum sql_op op)

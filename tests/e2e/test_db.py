@@ -61,7 +61,7 @@ class DbCase(unittest.TestCase):
         self.assertEqual(health["sources"].get("pgwire"), "running", health)
         return d
 
-    def wait_for(self, what, fn, timeout=15):
+    def wait_for(self, what, fn, timeout=30):
         deadline = time.monotonic() + timeout
         while True:
             v = fn()
@@ -332,6 +332,70 @@ class Tls(DbCase):
             self.assertEqual(metric_sum(metrics, "pyrometer_db_capture_drops_total", reason="parser_desync"), 0)
             self.assertEqual(self.queries(d, "db_psycopg2"), [])
             self.finish(p)
+
+
+class RedisServer:
+    """redis-server on a unix socket in a temporary directory, no persistence; stopped on exit."""
+
+    def __init__(self):
+        import shutil, tempfile
+        self.dir = tempfile.mkdtemp(prefix="pyrometer-redis-")
+        self.sock = os.path.join(self.dir, "redis.sock")
+        self.p = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", self.sock, "--save", "",
+                                   "--appendonly", "no", "--dir", self.dir], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            if time.monotonic() > deadline or self.p.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        self._rm = shutil.rmtree
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait(10)
+        self._rm(self.dir, ignore_errors=True)
+
+
+@unittest.skipUnless(os.access("/usr/bin/redis-server", os.X_OK), "redis-server is not installed (scripts/deps.sh)")
+class Redis(DbCase):
+    CONFIG = "nplusone_min_total_ms = 0\n"  # a unix-socket round trip takes ~30 us: count repeats only
+
+    def setUp(self):
+        self.srv = RedisServer()
+        self.addCleanup(self.srv.stop)
+
+    def test_hget_loop_is_nplusone_pipeline_is_not(self):
+        d = self.daemon(self.CONFIG)
+        p, done = self.run_workload(d, "db_redis.py", self.srv.sock, "pipeline", 2, 30)
+        sent = int(done.split()[1])
+        self.wait_for("the pipelined commands", lambda: sum(q["calls"] for q in self.queries(d, "db_redis")) >= sent)
+        time.sleep(1.0)
+        self.assertEqual(self.db_findings(d, "db_redis"), [])
+        row = self.template_row(d, "db_redis", "HGET ? ?")
+        self.assertEqual(row["calls"], 60)
+        self.assertEqual(row["db_system"], "redis")
+        self.assertEqual(row["operation"], "READ")
+        self.assertEqual(self.template_row(d, "db_redis", "HSET ? ? ?")["calls"], 30)
+        self.assertEqual(sum(q["calls"] for q in self.queries(d, "db_redis")), sent)
+        self.finish(p)
+
+        p, done = self.run_workload(d, "db_redis.py", self.srv.sock, "loop", 2, 30)
+        f = self.wait_for("the HGET N+1", lambda: [x for x in self.db_findings(d, "db_redis")
+                                                    if x["kind"] == "db_nplusone"])
+        self.assertEqual(len(f), 1, f)
+        f = f[0]
+        self.assertTrue(f["code"].startswith("lookup "), f["code"])
+        self.assertTrue(f["code"].endswith(f"db_redis.py:{line_of('db_redis.py', 'HGET-LINE')})"), f["code"])
+        self.assertEqual(f["evidence"]["db_system"], "redis")
+        self.assertEqual(f["evidence"]["repeats_last_burst"], 30)
+        self.assertIn("HMGET", f["fix"])
+        metrics = d.get("/metrics").decode()
+        self.assertEqual(metric_sum(metrics, "pyrometer_db_queries_total", service="db_redis", db_system="redis",
+                                    operation="READ"), 120)
+        for lit in LITERALS:
+            self.assertNotIn(lit, metrics + d.get("/api/v1/queries?limit=10000").decode() +
+                             d.get("/api/v1/findings").decode() + d.logtext())
+        self.finish(p)
 
 
 if __name__ == "__main__":

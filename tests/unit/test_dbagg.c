@@ -20,7 +20,7 @@ static void add(struct dbagg *a, int svc, const char *sql, uint64_t ns, uint64_t
 	struct dbagg_query q;
 
 	assert_int_equal(sqlnorm(sql, strlen(sql), false, &n), 0);
-	dbagg_template(a, &n);
+	dbagg_template(a, DB_SYS_POSTGRESQL, &n);
 	q = (struct dbagg_query){ .op = n.op, .fingerprint = n.fingerprint, .duration_ns = ns, .rows = 1,
 				  .site = site };
 	dbagg_add(a, svc, &q);

@@ -392,6 +392,10 @@ static void test_extended(void **state)
 	assert_int_equal(r.q[1].rows, 0);
 	assert_int_not_equal(r.q[1].params_hash, r.q[0].params_hash);
 	assert_int_equal(r.q[2].params_hash, r.q[0].params_hash);
+	/* the third was sent behind the second, in the same transfer: no round trip of its own */
+	assert_false(r.q[0].flags & PG_Q_PIPELINED);
+	assert_false(r.q[1].flags & PG_Q_PIPELINED);
+	assert_true(r.q[2].flags & PG_Q_PIPELINED);
 	assert_int_not_equal(r.q[0].params_hash, 0);
 	pg_conn_free(c);
 }
