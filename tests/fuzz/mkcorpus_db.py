@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Writes the stored seed corpora of the database parsers, tests/fuzz/corpus/pgproto/ and
-tests/fuzz/corpus/sqlnorm/, from real traffic: a recording proxy between the test workloads
+"""Writes the stored seed corpora of the database parsers, tests/fuzz/corpus/pgproto/, resp/ and
+sqlnorm/, from real traffic: a recording proxy between the test workloads
 (psycopg2 simple queries, SQL PREPARE/EXECUTE, the raw extended-protocol client, Django, an
 SSLRequest) and a throwaway PostgreSQL 15 (tests/e2e/pg.py), each transfer stored as the fuzz
 input format of tests/fuzz/fuzz_pgproto.c; the statements the clients sent, plus hand-picked
-hostile SQL, for fuzz_sqlnorm.c. Run as root from the repo root when a format changes:
+hostile SQL, for fuzz_sqlnorm.c; redis-py (plain, pipelined, RESP3 HELLO, errors, pub/sub) against a
+throwaway redis-server for fuzz_resp.c. Run as root from the repo root when a format changes:
 `/usr/bin/python3 tests/fuzz/mkcorpus_db.py`. Deterministic apart from server-side values."""
 import os, shutil, socket, struct, subprocess, sys, threading
 
@@ -112,7 +113,59 @@ HOSTILE_SQL = [
 ]
 
 
+REDIS_SCRIPT = r"""
+import sys, redis
+r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]))
+r.flushdb(); r.set("k", "v" * 6000); r.get("k"); r.get("missing"); r.hset("h", mapping={"a": 1, "b": 2})
+r.hgetall("h"); r.mget(["k", "missing", "h"]); r.lpush("l", *range(50)); r.lrange("l", 0, -1)
+p = r.pipeline(); [p.incr("n") for _ in range(20)]; p.execute()
+try: r.lpush("k", 1)
+except redis.ResponseError: pass
+r.execute_command("CLIENT", "SETNAME", "x")
+ps = r.pubsub(); ps.subscribe("ch"); r.publish("ch", "hi"); ps.get_message(timeout=0.5); ps.close()
+import socket, time  # RESP3 (maps, attributes, pushes): redis-py 4.3 speaks RESP2 only
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n*2\r\n$7\r\nHGETALL\r\n$1\r\nh\r\n"
+          b"*3\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\non\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+          b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nw\r\nPING\r\n")
+time.sleep(0.5); s.recv(1 << 20); s.close()
+"""
+
+
+def redis_conns():
+    import tempfile, time
+    d = tempfile.mkdtemp()
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    srv = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                            "--dir", d], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port)).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        rec = Recorder(port)
+        subprocess.run([PY, "-c", REDIS_SCRIPT, str(rec.port)], check=True, timeout=60, capture_output=True)
+        time.sleep(0.3)
+        return [c for c in rec.conns if c]
+    finally:
+        srv.terminate()
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
+    d = out_dir("resp")
+    for i, log in enumerate(redis_conns()):
+        for suffix, kw in (("", {}), ("-small", dict(head=64, tail=16))):
+            with open(os.path.join(d, f"conn-{i}{suffix}"), "wb") as f:
+                f.write(encode(log, **kw))
+        with open(os.path.join(d, f"conn-{i}-midstream"), "wb") as f:
+            f.write(encode(log[2:], midstream=True))
     with pg.Server() as srv:
         rec = Recorder(srv.port)
         dsn = f"host=127.0.0.1 port={rec.port} user=postgres dbname=postgres"
