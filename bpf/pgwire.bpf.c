@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Database wire capture for tracked Python processes. The raw syscall tracepoints keep only
  * read/write/sendto/recvfrom/sendmsg/recvmsg/close of processes in py_procs; a socket's first
- * send classifies it (PostgreSQL startup or framing, a Redis command, else ignored from then
- * on), and every
+ * send classifies it (PostgreSQL startup or framing, a Redis command, a MySQL handshake response
+ * or command, else ignored from then on), and every
  * transfer on a database socket is streamed with its head and tail bytes, its timing and, for a
  * query-starting send, the Python stack of the sending thread. */
 #include "vmlinux.h"
@@ -120,6 +120,9 @@ static __always_inline __u8 classify(const __u8 *b, __u64 n)
 		if ((code >> 16) == 3 && len >= 8 && len <= 10000)
 			return PM_DB_PG;
 	}
+	/* MySQL: a HandshakeResponse41 (sequence 1, CLIENT_PROTOCOL_41) after the server's greeting */
+	if (n >= 8 && b[3] == 1 && (b[5] & 0x02) && b[2] == 0 && (b[0] | b[1] << 8) >= 32)
+		return PM_DB_MYSQL;
 	/* Redis: "*<digit>" opens a command array (resp_classify() checks the rest) */
 	if (n >= 4 && t == '*' && b[1] >= '0' && b[1] <= '9')
 		return PM_DB_REDIS;
@@ -128,6 +131,11 @@ static __always_inline __u8 classify(const __u8 *b, __u64 n)
 		if (len >= 4 && len <= (1u << 30) && (t != 'S' || len == 4))
 			return PM_DB_PG_MID;
 	}
+	/* MySQL midstream: a command packet (sequence 0) of a connection older than us */
+	if (n >= 5 && b[3] == 0 && (b[0] | b[1] | b[2]) &&
+	    (b[4] == 0x03 || b[4] == 0x16 || b[4] == 0x17 || b[4] == 0x19 || b[4] == 0x0e || b[4] == 0x01 ||
+	     b[4] == 0x02))
+		return PM_DB_MYSQL;
 	return PM_DB_OTHER;
 }
 
@@ -159,15 +167,18 @@ static __always_inline void set_state(struct pm_db_conn_key *k, __u8 state)
 	bpf_map_update_elem(&db_conns, k, &v, BPF_ANY);
 }
 
-/* A query-starting send (PostgreSQL Query, Parse, Bind, Execute; a Redis command array):
+/* A query-starting send (PostgreSQL Query, Parse, Bind, Execute; a Redis command array; a MySQL
+ * COM_QUERY, COM_STMT_PREPARE or COM_STMT_EXECUTE):
  * remember the thread's Python stack. */
-static __always_inline __u64 query_stack(const struct pm_proc_cfg *cfg, __u8 state, __u8 first)
+static __always_inline __u64 query_stack(const struct pm_proc_cfg *cfg, __u8 state, const __u8 *first)
 {
 	struct pm_py_stack *st;
 	__u32 zero = 0;
 	__u64 hash;
 
-	if (state == PM_DB_REDIS ? first != '*' : (first != 'Q' && first != 'P' && first != 'B' && first != 'E'))
+	if (state == PM_DB_MYSQL ? (first[3] != 0 || (first[4] != 0x03 && first[4] != 0x16 && first[4] != 0x17))
+	    : state == PM_DB_REDIS ? first[0] != '*'
+				   : (first[0] != 'Q' && first[0] != 'P' && first[0] != 'B' && first[0] != 'E'))
 		return 0;
 	st = bpf_map_lookup_elem(&db_stack_scratch, &zero);
 	if (!st)
@@ -192,7 +203,8 @@ static __always_inline void on_close(__u32 pid, int fd)
 		return;
 	state = c->state;
 	bpf_map_delete_elem(&db_conns, &k);
-	if (state != PM_DB_PG && state != PM_DB_PG_MID && state != PM_DB_TLS && state != PM_DB_REDIS)
+	if (state != PM_DB_PG && state != PM_DB_PG_MID && state != PM_DB_TLS && state != PM_DB_REDIS &&
+	    state != PM_DB_MYSQL)
 		return;
 	ev.hdr.ts_ns = bpf_ktime_get_ns();
 	ev.hdr.pid = pid;
@@ -278,7 +290,7 @@ static __always_inline int enter(struct pt_regs *regs, long id)
 			if (c.state == PM_DB_OTHER)
 				return 0;
 		}
-		c.stack = query_stack(cfg, c.state, first[0]);
+		c.stack = query_stack(cfg, c.state, first);
 	}
 	c.fd = k.fd;
 	c.enter_ns = bpf_ktime_get_ns();

@@ -16,7 +16,7 @@
 #define DBAGG_BUCKETS 16 /* latency histogram bounds, 100 us .. 10 s */
 #define DBAGG_SITES_PER_FP 4
 
-enum db_system { DB_SYS_POSTGRESQL = 0, DB_SYS_REDIS, DB_SYS_MAX };
+enum db_system { DB_SYS_POSTGRESQL = 0, DB_SYS_REDIS, DB_SYS_MYSQL, DB_SYS_MAX };
 
 struct dbagg_opts {
 	size_t max_services;      /* default 256; queries of further services count as dropped */

@@ -376,6 +376,7 @@ enum pm_db_state {
 	PM_DB_TLS = 4,        /* encrypted after SSLRequest: counted, not copied */
 	PM_DB_RECV_FIRST = 5, /* a socket whose first transfer was a receive: classified at its first send */
 	PM_DB_REDIS = 6,      /* Redis: a RESP command array was its first send */
+	PM_DB_MYSQL = 7,      /* MySQL/MariaDB: a HandshakeResponse41/SSLRequest or a command packet */
 };
 
 enum pm_db_dir { PM_DB_SEND = 0, PM_DB_RECV = 1 };

@@ -52,9 +52,16 @@ struct sqlnorm {
 	char tmpl[SQLNORM_TEMPLATE_MAX];     /* "SELECT ... FROM t WHERE id IN (?)" */
 };
 
-/* Normalizes sql[0..len) (need not be NUL-terminated; a NUL ends it). input_truncated says the
- * caller saw only a prefix of the statement. Returns 0, or -EINVAL for text with no token. */
+/* How the text is lexed: PostgreSQL ("..." identifiers, $n parameters, $tag$ strings) or MySQL
+ * ('...' and "..." strings with backslash escapes, `...` identifiers, ? parameters, # comments). */
+enum sql_dialect { SQL_DIALECT_PG = 0, SQL_DIALECT_MYSQL = 1 };
+
+/* Normalizes sql[0..len) (need not be NUL-terminated; a NUL ends it) as PostgreSQL.
+ * input_truncated says the caller saw only a prefix of the statement. Returns 0, or -EINVAL for
+ * text with no token. */
 int sqlnorm(const char *sql, size_t len, bool input_truncated, struct sqlnorm *out);
+/* The same in a given dialect. */
+int sqlnorm_dialect(const char *sql, size_t len, bool input_truncated, enum sql_dialect d, struct sqlnorm *out);
 
 /* "SELECT", "INSERT", ... for op. */
 const char *sql_op_name(enum sql_op op);

@@ -12,7 +12,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
   protobuf-compiler golang-go libxml2-utils chromium prometheus
   postgresql postgresql-client python3-psycopg2 python3-django python3-sqlalchemy
-  redis-server python3-redis
+  redis-server python3-redis mariadb-server python3-pymysql
   python3-aiohttp libbpf-tools wrk procps util-linux iproute2 curl systemd
   libclang-rt-14-dev openssl
 )
@@ -34,7 +34,9 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if systemctl is-active --quiet prometheus 2>/dev/null; then
   systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
-# Likewise redis-server's own instance on :6379: the database tests start theirs.
-if systemctl is-active --quiet redis-server 2>/dev/null; then
-  systemctl disable --now redis-server >/dev/null 2>&1 || true
-fi
+# Likewise the redis-server and mariadb instances the packages start: the database tests start theirs.
+for svc in redis-server mariadb; do
+  if systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+done

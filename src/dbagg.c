@@ -189,7 +189,9 @@ void dbagg_free(struct dbagg *a)
 
 const char *db_system_name(enum db_system s)
 {
-	return s == DB_SYS_POSTGRESQL ? "postgresql" : s == DB_SYS_REDIS ? "redis" : "other";
+	static const char *const names[DB_SYS_MAX] = { "postgresql", "redis", "mysql" };
+
+	return s >= 0 && s < DB_SYS_MAX ? names[s] : "other";
 }
 
 /* ---- templates and call sites --------------------------------------------------------------- */

@@ -69,7 +69,7 @@ void dbsite_table(const char *tmpl, char *out, size_t len)
 	if (!p || !len)
 		return;
 	for (; *p && *p != ' ' && *p != ',' && *p != '(' && *p != ')' && k + 1 < len; p++) {
-		if (*p == '"')
+		if (*p == '"' || *p == '`')
 			continue;
 		if (*p == '.') { /* schema.table: keep the table */
 			k = 0;

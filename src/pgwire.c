@@ -19,6 +19,7 @@
 #include "pgproto.h"
 #include "pgwire.h"
 #include "pgwire.skel.h"
+#include "mysqlproto.h"
 #include "respproto.h"
 #include "source.h"
 
@@ -34,6 +35,7 @@ struct conn {
 	enum db_system sys;
 	struct pg_conn *pg;     /* DB_SYS_POSTGRESQL */
 	struct resp_conn *resp; /* DB_SYS_REDIS */
+	struct my_conn *my;     /* DB_SYS_MYSQL */
 	struct conn_ref *ref;   /* the parsers' callback context, owned with the parser */
 };
 
@@ -79,7 +81,8 @@ static struct conn *conn_find(struct pgwire *w, uint32_t pid, int32_t fd)
 
 static void count_parser(struct pgwire *w, const struct conn *c)
 {
-	const struct pg_stats *st = c->pg ? pg_conn_stats(c->pg) : c->resp ? resp_conn_stats(c->resp) : NULL;
+	const struct pg_stats *st = c->pg ? pg_conn_stats(c->pg) : c->resp ? resp_conn_stats(c->resp)
+				  : c->my ? my_conn_stats(c->my) : NULL;
 
 	if (!st)
 		return;
@@ -94,6 +97,7 @@ static void conn_remove(struct pgwire *w, struct conn *c)
 
 	pg_conn_free(c->pg);
 	resp_conn_free(c->resp);
+	my_conn_free(c->my);
 	free(c->ref);
 	memset(c, 0, sizeof(*c));
 	w->nconns--;
@@ -246,14 +250,18 @@ static const struct pg_callbacks callbacks = { on_statement, on_query, on_encryp
 static struct conn *conn_open(struct pgwire *w, const struct pm_db_event *ev)
 {
 	const char *service = engine_service_of(w->e, (pid_t)ev->hdr.pid);
-	bool midstream = ev->state == PM_DB_PG_MID || ev->dir == PM_DB_RECV, redis = ev->state == PM_DB_REDIS;
+	enum db_system sys = ev->state == PM_DB_REDIS ? DB_SYS_REDIS : ev->state == PM_DB_MYSQL ? DB_SYS_MYSQL
+											: DB_SYS_POSTGRESQL;
+	enum pg_class cls = sys == DB_SYS_REDIS	  ? resp_classify(ev->data, ev->head_len)
+			    : sys == DB_SYS_MYSQL ? mysql_classify(ev->data, ev->head_len)
+						  : pg_classify(ev->data, ev->head_len);
+	bool midstream = ev->state == PM_DB_PG_MID || ev->dir == PM_DB_RECV || cls == PG_CLASS_MIDSTREAM;
 	struct conn_ref *ref;
 	size_t i;
 
 	if (!service)
 		return NULL;
-	if (ev->dir == PM_DB_SEND && (redis ? resp_classify(ev->data, ev->head_len)
-					    : pg_classify(ev->data, ev->head_len)) == PG_CLASS_NO) {
+	if (ev->dir == PM_DB_SEND && cls == PG_CLASS_NO) {
 		w->not_pg++;
 		set_kernel_state(w, ev->hdr.pid, ev->fd, PM_DB_OTHER);
 		return NULL;
@@ -269,13 +277,14 @@ static struct conn *conn_open(struct pgwire *w, const struct pm_db_event *ev)
 	*ref = (struct conn_ref){ w, ev->hdr.pid, ev->fd };
 	for (i = conn_hash(w, ev->hdr.pid, ev->fd); w->conns[i].pid; i = (i + 1) % w->nslots)
 		;
-	w->conns[i] = (struct conn){ .pid = ev->hdr.pid, .fd = ev->fd, .ref = ref,
-				     .sys = redis ? DB_SYS_REDIS : DB_SYS_POSTGRESQL };
-	if (redis)
+	w->conns[i] = (struct conn){ .pid = ev->hdr.pid, .fd = ev->fd, .ref = ref, .sys = sys };
+	if (sys == DB_SYS_REDIS)
 		w->conns[i].resp = resp_conn_new(&callbacks, ref, midstream);
+	else if (sys == DB_SYS_MYSQL)
+		w->conns[i].my = my_conn_new(&callbacks, ref, midstream);
 	else
 		w->conns[i].pg = pg_conn_new(&callbacks, ref, midstream);
-	if (!w->conns[i].pg && !w->conns[i].resp) {
+	if (!w->conns[i].pg && !w->conns[i].resp && !w->conns[i].my) {
 		free(ref);
 		memset(&w->conns[i], 0, sizeof(w->conns[i]));
 		return NULL;
@@ -323,6 +332,8 @@ static int on_event(void *ctx, void *data, size_t len)
 				.stack = ev->py_stack };
 	if (c->resp)
 		resp_conn_feed(c->resp, ev->dir == PM_DB_SEND ? PG_FRONTEND : PG_BACKEND, &ch);
+	else if (c->my)
+		my_conn_feed(c->my, ev->dir == PM_DB_SEND ? PG_FRONTEND : PG_BACKEND, &ch);
 	else
 		pg_conn_feed(c->pg, ev->dir == PM_DB_SEND ? PG_FRONTEND : PG_BACKEND, &ch);
 	return 0;
@@ -342,6 +353,7 @@ static void pgwire_stop(void *state)
 		if (w->conns[i].pid) {
 			pg_conn_free(w->conns[i].pg);
 			resp_conn_free(w->conns[i].resp);
+			my_conn_free(w->conns[i].my);
 			free(w->conns[i].ref);
 		}
 	free(w->conns);

@@ -31,6 +31,7 @@ struct lex {
 	char words[WORDS_MAX];
 	size_t nw;
 	bool gap; /* whitespace seen since the last token */
+	bool mysql;
 	uint64_t params;
 	unsigned nlits;
 	bool truncated;
@@ -309,9 +310,21 @@ static void lex_one(struct lex *l)
 		l->gap = true;
 	} else if (skip_comment(l)) {
 		l->gap = true;
-	} else if (c == '\'') {
-		skip_quoted(l, '\'', false);
+	} else if (l->mysql && c == '#') {
+		while (l->i < l->n && s[l->i] != '\n')
+			l->i++;
+		l->gap = true;
+	} else if (c == '\'' || (l->mysql && c == '"')) {
+		skip_quoted(l, (char)c, l->mysql);
 		literal(l, 's', start, l->i);
+	} else if (l->mysql && c == '`') {
+		skip_quoted(l, '`', false);
+		push(l, T_QIDENT, s + start, l->i - start);
+	} else if (l->mysql && c == '?') {
+		l->i++;
+		push(l, T_PARAM, NULL, 0);
+	} else if (l->mysql && c == '$') {
+		word(l);
 	} else if (c == '"') {
 		skip_quoted(l, '"', false);
 		push(l, T_QIDENT, s + start, l->i - start);
@@ -620,6 +633,11 @@ static size_t prepared(const struct lex *l, size_t from, size_t n, struct sqlnor
 
 int sqlnorm(const char *sql, size_t len, bool input_truncated, struct sqlnorm *out)
 {
+	return sqlnorm_dialect(sql, len, input_truncated, SQL_DIALECT_PG, out);
+}
+
+int sqlnorm_dialect(const char *sql, size_t len, bool input_truncated, enum sql_dialect d, struct sqlnorm *out)
+{
 	static __thread struct lex l;
 	struct out text = { .buf = out->text, .cap = sizeof(out->text), .h = SQLNORM_HASH_SEED, .hash = true };
 	struct out tmpl = { .buf = out->tmpl, .cap = sizeof(out->tmpl) - 3 };
@@ -631,6 +649,7 @@ int sqlnorm(const char *sql, size_t len, bool input_truncated, struct sqlnorm *o
 	l.n = nul ? (size_t)(nul - sql) : len;
 	l.i = l.nt = l.nw = 0;
 	l.gap = false;
+	l.mysql = d == SQL_DIALECT_MYSQL;
 	l.params = SQLNORM_HASH_SEED;
 	l.nlits = 0;
 	l.truncated = false;

@@ -398,5 +398,91 @@ class Redis(DbCase):
         self.finish(p)
 
 
+class MariaDB:
+    """mariadbd on loopback (and a unix socket) over a fresh data directory, no grant checks, no
+    persistence worth keeping; stopped and removed on exit."""
+
+    def __init__(self):
+        import pwd, shutil, tempfile
+        self._rm = shutil.rmtree
+        self.dir = tempfile.mkdtemp(prefix="pyrometer-mariadb-")
+        pw = pwd.getpwnam("mysql")
+        os.chown(self.dir, pw.pw_uid, pw.pw_gid)  # the server creates its socket here
+        data = os.path.join(self.dir, "data")
+        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=mysql",
+                        "--skip-test-db", "--auth-root-authentication-method=normal"],
+                       check=True, capture_output=True, timeout=120)
+        os.makedirs(os.path.join(data, "test"), exist_ok=True)
+        os.chown(os.path.join(data, "test"), pw.pw_uid, pw.pw_gid)
+        self.port = lib.free_port()
+        self.sock = os.path.join(self.dir, "mysqld.sock")
+        self.p = subprocess.Popen(["mariadbd", "--no-defaults", f"--datadir={data}", "--user=mysql",
+                                   f"--port={self.port}", "--bind-address=127.0.0.1", f"--socket={self.sock}",
+                                   "--skip-grant-tables", "--skip-log-bin", "--innodb-buffer-pool-size=16M",
+                                   f"--pid-file={self.dir}/mysqld.pid", f"--log-error={self.dir}/err.log"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.sock):
+            if time.monotonic() > deadline or self.p.poll() is not None:
+                raise RuntimeError("mariadbd did not start")
+            time.sleep(0.1)
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self._rm(self.dir, ignore_errors=True)
+
+
+@unittest.skipUnless(os.access("/usr/sbin/mariadbd", os.X_OK), "mariadb-server is not installed (scripts/deps.sh)")
+class Mysql(DbCase):
+    CONFIG = "nplusone_min_total_ms = 1\n"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = MariaDB()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_pymysql_loop_is_nplusone_in_is_not(self):
+        d = self.daemon(self.CONFIG)
+        p, _ = self.run_workload(d, "db_mysql.py", self.srv.port, "in", 2, 50)
+        row = self.wait_for("the IN query", lambda: self.template_row(
+            d, "db_mysql", "SELECT ... FROM author WHERE id IN (?)"))
+        self.wait_for("both IN queries", lambda: self.template_row(
+            d, "db_mysql", "SELECT ... FROM author WHERE id IN (?)")["calls"] == 2)
+        row = self.template_row(d, "db_mysql", "SELECT ... FROM author WHERE id IN (?)")
+        self.assertEqual(row["rows"], 100)
+        self.assertEqual(row["db_system"], "mysql")
+        time.sleep(1.0)
+        self.assertEqual(self.db_findings(d, "db_mysql"), [])
+        self.finish(p)
+
+        p, _ = self.run_workload(d, "db_mysql.py", self.srv.port, "loop", 2, 50)
+        f = self.wait_for("the MySQL N+1", lambda: [x for x in self.db_findings(d, "db_mysql")
+                                                     if x["kind"] == "db_nplusone"])
+        self.assertEqual(len(f), 1, f)
+        f = f[0]
+        self.assertTrue(f["code"].startswith("lookup "), f["code"])
+        self.assertTrue(f["code"].endswith(f"db_mysql.py:{line_of('db_mysql.py', 'MY-LOOP-LINE')})"), f["code"])
+        self.assertEqual(f["evidence"]["db_system"], "mysql")
+        self.assertEqual(f["evidence"]["repeats_last_burst"], 50)
+        self.assertIn("ANY(", f["fix"])
+        row = self.wait_for("all loop queries", lambda: (lambda r: r if r and r["calls"] == 100 else None)(
+            self.template_row(d, "db_mysql", "SELECT name FROM author WHERE name = ?")))
+        self.assertEqual(row["rows"], 100)
+        self.assertEqual(row["callsites"][0]["line"], line_of("db_mysql.py", "MY-LOOP-LINE"))
+        metrics = d.get("/metrics").decode()
+        self.assertGreaterEqual(metric_sum(metrics, "pyrometer_db_queries_total", service="db_mysql",
+                                           db_system="mysql", operation="SELECT"), 102)
+        self.assertEqual(metric_sum(metrics, "pyrometer_db_capture_drops_total", reason="parser_desync"), 0)
+        self.finish(p)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -141,6 +141,23 @@ static void test_prepare_execute(void **state)
 	assert_string_equal(n.name, "");
 }
 
+static void test_mysql_dialect(void **state)
+{
+	struct sqlnorm n;
+	const char *q = "SELECT `t`.`id` FROM `t` WHERE `name` = \"zq-literal-8841\" AND b = 'it\\'s' "
+			"AND c = ? # trailing comment\n LIMIT 5";
+
+	assert_int_equal(sqlnorm_dialect(q, strlen(q), false, SQL_DIALECT_MYSQL, &n), 0);
+	assert_string_equal(n.text, "SELECT `t`.`id` FROM `t` WHERE `name` = ? AND b = ? AND c = ? LIMIT ?");
+	assert_null(strstr(n.text, "zq-literal"));
+	assert_int_equal(n.nliterals, 3);
+	/* the same text as PostgreSQL keeps "..." as an identifier: the dialect matters */
+	assert_int_equal(sqlnorm("SELECT \"x\"", 10, false, &n), 0);
+	assert_string_equal(n.text, "SELECT \"x\"");
+	assert_int_equal(sqlnorm_dialect("SELECT \"x\"", 10, false, SQL_DIALECT_MYSQL, &n), 0);
+	assert_string_equal(n.text, "SELECT ?");
+}
+
 static void test_limits(void **state)
 {
 	struct sqlnorm n, m;
@@ -205,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_table),         cmocka_unit_test(test_fingerprints),
 		cmocka_unit_test(test_params_hash),   cmocka_unit_test(test_prepare_execute),
 		cmocka_unit_test(test_limits),        cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_mysql_dialect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
