@@ -299,6 +299,19 @@ static void word(struct lex *l)
 	push(l, T_WORD, l->s + start, len); /* overlong identifier: kept as written */
 }
 
+/* A quoted identifier; one the text cut off before its closing quote may hold anything (the
+ * rest of the statement, literals included): it counts as a literal. */
+static void quoted_ident(struct lex *l, char q, size_t start)
+{
+	bool was = l->truncated;
+
+	skip_quoted(l, q, false);
+	if (!was && l->truncated)
+		literal(l, 'i', start, l->i);
+	else
+		push(l, T_QIDENT, l->s + start, l->i - start);
+}
+
 static void lex_one(struct lex *l)
 {
 	const char *s = l->s;
@@ -318,16 +331,14 @@ static void lex_one(struct lex *l)
 		skip_quoted(l, (char)c, l->mysql);
 		literal(l, 's', start, l->i);
 	} else if (l->mysql && c == '`') {
-		skip_quoted(l, '`', false);
-		push(l, T_QIDENT, s + start, l->i - start);
+		quoted_ident(l, '`', start);
 	} else if (l->mysql && c == '?') {
 		l->i++;
 		push(l, T_PARAM, NULL, 0);
 	} else if (l->mysql && c == '$') {
 		word(l);
 	} else if (c == '"') {
-		skip_quoted(l, '"', false);
-		push(l, T_QIDENT, s + start, l->i - start);
+		quoted_ident(l, '"', start);
 	} else if (isdigit(c) || (c == '.' && l->i + 1 < l->n && isdigit((unsigned char)s[l->i + 1])) ||
 		   (c == '-' && l->i + 1 < l->n && isdigit((unsigned char)s[l->i + 1]) && minus_is_sign(l))) {
 		number(l);
@@ -344,8 +355,8 @@ static void lex_one(struct lex *l)
 	} else if (strchr("()[],;.:", c)) {
 		l->i++;
 		push(l, T_PUNCT, s + start, 1);
-	} else if (oper_char((char)c)) {
-		while (l->i < l->n && oper_char(s[l->i]) &&
+	} else if (oper_char((char)c) && !(l->mysql && strchr("`#?", c))) {
+		while (l->i < l->n && oper_char(s[l->i]) && !(l->mysql && strchr("`#?", s[l->i])) &&
 		       !(l->i > start && l->i + 1 < l->n &&
 			 ((s[l->i] == '-' && s[l->i + 1] == '-') || (s[l->i] == '/' && s[l->i + 1] == '*'))))
 			l->i++;

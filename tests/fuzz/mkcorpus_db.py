@@ -101,6 +101,19 @@ def frontend_sql(log):
     return out
 
 
+def mysql_sql(log):
+    """The COM_QUERY texts the client sent."""
+    stream, i, out = b"".join(d for dr, d in log if dr == 0), 0, []
+    while i + 4 <= len(stream):
+        n = int.from_bytes(stream[i:i + 3], "little")
+        body = stream[i + 4:i + 4 + n]
+        if stream[i + 3] == 0 and body[:1] == b"\x03" and body[1:] not in out:
+            out.append(body[1:])
+        i += 4 + n
+    return out[:20]
+
+
+MYSQL_SQL = []
 HOSTILE_SQL = [
     b"SELECT 'unterminated", b"SELECT $tag$ never closed", b"/* /* nested */ still open",
     b"SELECT E'\\\\' || e'\\'' || U&'d\\0061t\\+000061' FROM t", b"SELECT ((((((((((((1))))))))))))",
@@ -158,7 +171,33 @@ def redis_conns():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def mysql_conns():
+    sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+    import test_db  # noqa: E402  the MariaDB helper of the e2e tests
+    import time
+    srv = test_db.MariaDB()
+    try:
+        rec = Recorder(srv.port)
+        for mode in ("loop", "in"):
+            subprocess.run([PY, os.path.join(PYDIR, "db_mysql.py"), str(rec.port), mode, "1", "5"], input="\n\n",
+                           check=True, timeout=120, capture_output=True, text=True)
+        subprocess.run([PY, "-c", "import pymysql,sys\ntry: pymysql.connect(host='127.0.0.1', port=int(sys.argv[1]), "
+                        "user='root', ssl={'fake': 1})\nexcept Exception: pass", str(rec.port)], timeout=60)
+        time.sleep(0.3)
+        return [c for c in rec.conns if c]
+    finally:
+        srv.stop()
+
+
 def main():
+    d = out_dir("mysql")
+    for i, log in enumerate(mysql_conns()):
+        for suffix, kw in (("", {}), ("-small", dict(head=64, tail=16))):
+            with open(os.path.join(d, f"conn-{i}{suffix}"), "wb") as f:
+                f.write(encode(log, **kw))
+        with open(os.path.join(d, f"conn-{i}-midstream"), "wb") as f:
+            f.write(encode(log[4:], midstream=True))
+        MYSQL_SQL.extend(mysql_sql(log))
     d = out_dir("resp")
     for i, log in enumerate(redis_conns()):
         for suffix, kw in (("", {}), ("-small", dict(head=64, tail=16))):
@@ -194,7 +233,10 @@ def main():
     for i, sql in enumerate(seen + HOSTILE_SQL):
         with open(os.path.join(d, f"sql-{i}"), "wb") as f:
             f.write(bytes([i & 1]) + sql)
-    print(f"pgproto: {len(conns) * 3} seeds, sqlnorm: {len(seen) + len(HOSTILE_SQL)} seeds")
+    for j, sql in enumerate(MYSQL_SQL + [b"SELECT `a`, \"zq\" FROM t # c\n WHERE x = ? AND y = 'it\\'s'"]):
+        with open(os.path.join(d, f"mysql-{j}"), "wb") as f:
+            f.write(bytes([2 | (j & 1)]) + sql)
+    print(f"pgproto: {len(conns) * 3} seeds, sqlnorm: {len(seen) + len(HOSTILE_SQL) + len(MYSQL_SQL) + 1} seeds")
 
 
 if __name__ == "__main__":

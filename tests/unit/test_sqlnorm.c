@@ -211,6 +211,11 @@ static void test_hostile(void **state)
 	}
 	assert_int_equal(sqlnorm(nulls, sizeof(nulls) - 1, false, &n), 0);
 	assert_string_equal(n.text, "SELECT ?");
+	/* a quoted identifier cut before its closing quote swallows literals: it is dropped as one */
+	assert_int_equal(sqlnorm("SELECT \"a, 'zq-literal-8841'", 28, true, &n), 0);
+	assert_null(strstr(n.text, "zq"));
+	assert_int_equal(sqlnorm_dialect("SELECT a <<`b`, 'zq-literal-8841", 32, true, SQL_DIALECT_MYSQL, &n), 0);
+	assert_null(strstr(n.text, "zq"));
 	assert_int_equal(sqlnorm("'zq-literal-8841", 16, false, &n), 0);
 	assert_true(n.truncated);
 	assert_null(strstr(n.text, "zq"));
