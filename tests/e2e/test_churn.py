@@ -18,6 +18,7 @@ SHORT_LIVED = 2000
 WARMUP = 500
 CONCURRENCY = 50
 VICTIMS = 15
+FORKS = 5000  # 10,000 events: twice what the 256 KiB ring holds
 
 
 def metrics(d):
@@ -335,7 +336,7 @@ class Churn(unittest.TestCase):
 
     def test_ring_buffer_flood_is_counted_and_survived(self):
         d = self.d
-        storm = subprocess.Popen([PY, os.path.join(lib.PYDIR, "churn_worker.py"), "forkstorm", "8000"],
+        storm = subprocess.Popen([PY, os.path.join(lib.PYDIR, "churn_worker.py"), "forkstorm", str(FORKS)],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                  preexec_fn=self.in_cgroup())
         late = None
@@ -363,7 +364,7 @@ class Churn(unittest.TestCase):
             settled = wait_for(lambda: service_processes(d) == LONG_LIVED + 2, 10)
             ours = {p.pid for p in self.workers} | {storm.pid, late.pid}
             tracked, in_map = tables_agree(d, ours)
-            print(f"  8000 forks in {storm_s:.1f}s with the daemon stopped: {drops:.0f} events dropped "
+            print(f"  {FORKS} forks in {storm_s:.1f}s with the daemon stopped: {drops:.0f} events dropped "
                   f"(counted), answered {answer_s:.2f}s after SIGCONT, late process tracked after "
                   f"{found_s:.1f}s, service processes {service_processes(d)}, ours in py_procs {len(in_map)}/{len(tracked)}")
             self.assertTrue(health)
