@@ -14,6 +14,8 @@
 
 #define TASK_INTERRUPTIBLE   0x1
 #define TASK_UNINTERRUPTIBLE 0x2
+#define TASK_STOPPED         0x4
+#define TASK_TRACED          0x8
 #define S_IFMT   0170000
 #define S_IFSOCK 0140000
 #define S_IFREG  0100000
@@ -76,6 +78,12 @@ struct task_state {
 	__u32 block_flags;
 	__u64 cpu_stacks[PM_OFF_STALL_STACKS];
 	__u32 cpu_counts[PM_OFF_STALL_STACKS];
+	/* the last full walk at a switch-out, reused while the innermost frames are the same */
+	__u64 fp, fp_stack;
+	__u32 fp_flags, fp_uses;
+	/* the thread's PyThreadState, found once through the TSS slot and kept while fsbase holds */
+	__u64 tstate, tstate_fsbase;
+	__u32 tstate_uses, pad2;
 };
 
 struct {
@@ -203,6 +211,8 @@ static __always_inline __u16 futex_reason(__u32 pid, __u64 uaddr)
 static __always_inline __u16 classify(struct task_struct *t, unsigned int state, __u32 pid, long nr,
 				      struct pt_regs *regs)
 {
+	if (state & (TASK_STOPPED | TASK_TRACED)) /* SIGSTOP, a debugger: not the syscall's wait */
+		return PM_OFF_OTHER;
 	if (state & TASK_UNINTERRUPTIBLE)
 		return PM_OFF_DISK;
 	switch (nr) {
@@ -314,8 +324,49 @@ static __always_inline void count_add(struct pm_off_key *k, __u64 ns)
 	__sync_fetch_and_add(&v->count, 1);
 }
 
-/* Walks the current thread's Python stack and stores it; returns its hash (0 = none). */
-static __always_inline __u64 capture(const struct pm_proc_cfg *cfg, __u32 *flags)
+#define TSTATE_MAX_USES 256 /* look the thread state up again after this many uses */
+
+/* The current thread's PyThreadState: cached in its task state (a thread keeps its thread state
+ * for life), looked up again when fsbase changes or after TSTATE_MAX_USES uses. 0 if none. */
+static __always_inline __u64 thread_tstate(const struct pm_proc_cfg *cfg, struct task_state *ts)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+
+	if (!ts || ts->tstate_fsbase != fsbase || !ts->tstate || ts->tstate_uses >= TSTATE_MAX_USES) {
+		__u64 t = current_tstate(cfg);
+
+		if (!ts)
+			return t;
+		ts->tstate = t;
+		ts->tstate_fsbase = fsbase;
+		ts->tstate_uses = 0;
+	}
+	ts->tstate_uses++;
+	return ts->tstate;
+}
+
+/* py_stack_capture() with the thread state already known. */
+static __always_inline __u64 walk_from(struct pm_py_stack *st, const struct pm_proc_cfg *cfg, __u64 tstate)
+{
+	struct walk_ctx c = { .st = st, .cfg = cfg, .depth = max_depth, .hash = 0xcbf29ce484222325ULL };
+
+	st->nframes = 0;
+	st->flags = 0;
+	if (!tstate) {
+		st->flags |= PM_STACK_NO_TSTATE;
+		return 0;
+	}
+	c.frame = top_frame(cfg, tstate);
+	bpf_loop(max_depth + 64, walk_step, &c, 0);
+	if (!c.done && c.frame)
+		st->flags |= PM_STACK_TRUNCATED;
+	return st->nframes ? mix(c.hash, st->nframes) | 1 : 0;
+}
+
+/* Walks the current thread's Python stack and stores it (once per distinct stack); returns its
+ * hash (0 = none). ts may be NULL (no cached thread state). */
+static __always_inline __u64 capture(const struct pm_proc_cfg *cfg, struct task_state *ts, __u32 *flags)
 {
 	__u32 zero = 0;
 	struct pm_py_stack *st = bpf_map_lookup_elem(&scratch, &zero);
@@ -324,13 +375,62 @@ static __always_inline __u64 capture(const struct pm_proc_cfg *cfg, __u32 *flags
 	if (!st)
 		return 0;
 	stat_inc(PM_OFF_STAT_WALKS);
-	hash = py_stack_capture(st, cfg, max_depth);
+	hash = walk_from(st, cfg, thread_tstate(cfg, ts));
 	*flags = st->flags;
-	if (hash && bpf_map_update_elem(&py_stacks, &hash, st, BPF_ANY)) {
+	if (st->flags & PM_STACK_READ_ERROR && ts)
+		ts->tstate = 0; /* look it up afresh next time */
+	if (hash && !bpf_map_lookup_elem(&py_stacks, &hash) && bpf_map_update_elem(&py_stacks, &hash, st, BPF_ANY)) {
 		stat_inc(PM_OFF_STAT_STACK_FULL);
 		hash = 0;
 	}
 	return hash;
+}
+
+#define FP_FRAMES 3     /* innermost frames that identify a blocking point */
+#define FP_MAX_USES 16  /* walk again after this many reuses */
+
+/* A cheap identity of the current blocking point: address, code object and instruction of the
+ * innermost FP_FRAMES frames (about a dozen reads instead of four per frame of the whole stack).
+ * 0 when it cannot be read. */
+static __always_inline __u64 fingerprint(const struct pm_proc_cfg *cfg, struct task_state *ts)
+{
+	const struct pm_walk_offsets *off = &cfg->off;
+	__u64 tstate = thread_tstate(cfg, ts), f, h = 0x84222325cbf29ce4ULL;
+
+	if (!tstate)
+		return 0;
+	f = top_frame(cfg, tstate);
+	for (int i = 0; i < FP_FRAMES && f; i++) {
+		__u64 code = 0, prev = 0, instr = 0;
+
+		if (bpf_probe_read_user(&code, sizeof(code), (void *)(f + off->frame_code)) ||
+		    bpf_probe_read_user(&prev, sizeof(prev), (void *)(f + off->frame_previous)) ||
+		    bpf_probe_read_user(&instr, sizeof(instr), (void *)(f + off->frame_instr)))
+			return 0;
+		h = mix(mix(mix(h, f), code), instr);
+		f = prev;
+	}
+	return h | 1;
+}
+
+/* The Python stack at this blocking point: the last walk's when the thread blocks where it
+ * blocked last time (servers block at the same few places), else a fresh walk. */
+static __always_inline void blocking_stack(const struct pm_proc_cfg *cfg, struct task_state *ts)
+{
+	__u64 fp = fingerprint(cfg, ts);
+
+	if (fp && fp == ts->fp && ts->fp_uses < FP_MAX_USES) {
+		ts->fp_uses++;
+		ts->stack = ts->fp_stack;
+		ts->stack_flags = ts->fp_flags;
+		stat_inc(PM_OFF_STAT_WALK_REUSED);
+		return;
+	}
+	ts->stack = capture(cfg, ts, &ts->stack_flags);
+	ts->fp = fp;
+	ts->fp_stack = ts->stack;
+	ts->fp_flags = ts->stack_flags;
+	ts->fp_uses = 0;
 }
 
 static __always_inline void stretch_reset(struct task_state *ts, __u64 now)
@@ -390,7 +490,7 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt, u
 	if (ts->is_loop && is_epoll(nr))
 		ts->poll_blocked = 1; /* the loop's own wait: no stack needed */
 	else
-		ts->stack = capture(cfg, &ts->stack_flags);
+		blocking_stack(cfg, ts);
 	if (ps)
 		__sync_fetch_and_add(&ps->voluntary, 1);
 }
@@ -572,7 +672,7 @@ static __always_inline void loop_sample(void)
 	cfg = bpf_map_lookup_elem(&py_procs, &pid);
 	if (!cfg)
 		return;
-	hash = capture(cfg, &flags);
+	hash = capture(cfg, ts, &flags);
 	if (!hash)
 		return;
 	for (i = 0; i < PM_OFF_STALL_STACKS; i++) {
