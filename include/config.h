@@ -60,6 +60,7 @@ struct config {
 	bool db_capture;            /* database queries from the wire, default true */
 	unsigned nplusone_min_repeats;  /* N+1: repeats per burst, 2..10000, default 5 */
 	unsigned nplusone_min_total_ms; /* N+1: summed latency per burst, 0..600000, default 50 */
+	bool memory_tracking;                /* the memory source (RSS, growth by stack, GC), default true */
 	unsigned memory_leak_window_seconds; /* memory leak verdict window, 10..86400, default 600 */
 	unsigned memory_leak_min_bytes;      /* least growth that is a leak, default 16 MiB */
 	unsigned memory_spike_bytes;         /* "loaded too much at once" threshold, default 100 MiB */

@@ -5,9 +5,11 @@
 #ifndef MEMORY_H
 #define MEMORY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct memory_opts {
+	bool disabled;                /* memory_tracking = false: the source loads nothing */
 	unsigned leak_window_seconds; /* growth must be steady this long to be a leak (default 600) */
 	uint64_t leak_min_bytes;      /* ...and add at least this much (default 16 MiB) */
 	uint64_t spike_bytes;         /* one stack making this much resident within 10 s (default 100 MiB) */

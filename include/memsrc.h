@@ -24,13 +24,17 @@
 #define MEM_MAX_SPIKES     4             /* spike sites remembered per process (oldest replaced) */
 #define MEM_MAX_GC_LINKS   (2 * PYPROBE_MAX_FUNCS) /* entry + return per collector function */
 #define MEM_STACK_FRAMES   6             /* frames kept in a stack description */
-/* GC probes cost two uprobe hits per collection (~10 us here). A process collecting more often
- * than MEM_GC_MAX_RATE per second is probed 1 s in every MEM_GC_DUTY_PERIOD_S only; its share
- * is then measured over the probed seconds. Probes attach MEM_GC_DELAY_NS after tracking, so
- * short-lived processes never pay for them. */
-#define MEM_GC_MAX_RATE       200
+/* GC probes cost two uprobe hits per collection (MEM_GC_HIT_NS each, measured on these VMs).
+ * A process whose collection rate would make them cost more than MEM_GC_BUDGET_PPM of a CPU is
+ * probed one second at a time, with off periods sized to keep the average within that budget
+ * (at most MEM_GC_MAX_OFF_NS, so every minute has probed seconds); its GC share is measured over
+ * the probed seconds. Probes attach MEM_GC_DELAY_NS after tracking, so short-lived processes
+ * never pay for them. */
+#define MEM_GC_HIT_NS         2500ULL
+#define MEM_GC_BUDGET_PPM     2000ULL /* 0.2 % of a CPU */
 #define MEM_GC_DUTY_ON_NS     1000000000ULL
-#define MEM_GC_DUTY_PERIOD_NS 10000000000ULL
+#define MEM_GC_MIN_OFF_NS     4000000000ULL
+#define MEM_GC_MAX_OFF_NS     50000000000ULL
 #define MEM_GC_DELAY_NS       1000000000ULL
 #define MEM_MAX_REAPERS       64 /* threads closing uprobe links at once; beyond, closes block */
 #define MEM_TOP_STACKS     3             /* stacks named by a leak finding */
@@ -67,6 +71,7 @@ struct mem_proc {
 	uint64_t gc_next_ns;       /* when the GC state machine acts next */
 	uint64_t gc_attached_ns;   /* when the probes went on, 0 while off */
 	uint64_t gc_rate;          /* collections per second over the last fully probed second */
+	uint64_t gc_off_ns;        /* the current off period while duty-cycled */
 	uint64_t cpu_probed_ns;    /* CPU time while the probes were on: the GC share's denominator */
 	uint64_t prev_cpu_ns, prev_t_ns;
 	uint16_t py_version;

@@ -47,6 +47,8 @@ static const struct key keys[] = {
 	  "period of the full /proc rescan that catches what exec events missed" },
 	{ "loop_stall_ms", K_UINT, F(loop_stall_ms), 0, 60000, "100",
 	  "an event loop running this long without polling is a blocked-loop finding; 0 turns stall detection off" },
+	{ "memory_tracking", K_BOOL, F(memory_tracking), 0, 0, "true",
+	  "resident memory trends, memory growth by Python stack and GC pauses; false turns all of it off" },
 	{ "memory_leak_window_seconds", K_UINT, F(memory_leak_window_seconds), 10, 86400, "600",
 	  "a process's memory must grow steadily this long to be a memory-leak finding" },
 	{ "memory_leak_min_bytes", K_UINT, F(memory_leak_min_bytes), 65536, 4294967295u, "16777216",

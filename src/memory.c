@@ -181,6 +181,28 @@ static void gc_start_probing(struct memsrc *m, struct mem_proc *p, uint64_t now)
 	pyprobe_gc_describe(&p->gc_sites, p->gc_how, sizeof(p->gc_how));
 }
 
+/* What probing this process all the time would cost, in millionths of a CPU. */
+static uint64_t gc_cost_ppm(const struct mem_proc *p)
+{
+	return p->gc_rate * 2 * MEM_GC_HIT_NS / 1000;
+}
+
+/* Off period that keeps one probed second per period within the budget. */
+static uint64_t gc_off_period(const struct mem_proc *p)
+{
+	uint64_t off = MEM_GC_DUTY_ON_NS * (gc_cost_ppm(p) / MEM_GC_BUDGET_PPM);
+
+	return off < MEM_GC_MIN_OFF_NS ? MEM_GC_MIN_OFF_NS : off > MEM_GC_MAX_OFF_NS ? MEM_GC_MAX_OFF_NS : off;
+}
+
+static void gc_duty_off(struct memsrc *m, struct mem_proc *p, uint64_t now)
+{
+	gc_detach(m, p);
+	p->gc_state = MEM_GC_DUTY_OFF;
+	p->gc_off_ns = gc_off_period(p);
+	p->gc_next_ns = now + p->gc_off_ns;
+}
+
 /* Runs after each sample: probes on, off, or duty-cycled by the collection rate just seen. */
 static void gc_step(struct memsrc *m, struct mem_proc *p, uint64_t now)
 {
@@ -190,11 +212,8 @@ static void gc_step(struct memsrc *m, struct mem_proc *p, uint64_t now)
 			gc_start_probing(m, p, now);
 		return;
 	case MEM_GC_ON:
-		if (p->gc_rate <= MEM_GC_MAX_RATE)
-			return;
-		gc_detach(m, p);
-		p->gc_state = MEM_GC_DUTY_OFF;
-		p->gc_next_ns = now + MEM_GC_DUTY_PERIOD_NS - MEM_GC_DUTY_ON_NS;
+		if (gc_cost_ppm(p) > MEM_GC_BUDGET_PPM)
+			gc_duty_off(m, p, now);
 		return;
 	case MEM_GC_DUTY_OFF:
 		if (now < p->gc_next_ns)
@@ -207,13 +226,10 @@ static void gc_step(struct memsrc *m, struct mem_proc *p, uint64_t now)
 	case MEM_GC_DUTY_ON:
 		if (now < p->gc_next_ns)
 			return;
-		if (p->gc_rate <= MEM_GC_MAX_RATE / 2) {
-			p->gc_state = MEM_GC_ON;
-			return;
-		}
-		gc_detach(m, p);
-		p->gc_state = MEM_GC_DUTY_OFF;
-		p->gc_next_ns = now + MEM_GC_DUTY_PERIOD_NS - MEM_GC_DUTY_ON_NS;
+		if (gc_cost_ppm(p) <= MEM_GC_BUDGET_PPM / 2)
+			p->gc_state = MEM_GC_ON; /* calmed down: stay on */
+		else
+			gc_duty_off(m, p, now);
 		return;
 	default:
 		return;
@@ -436,6 +452,29 @@ static void sample_proc(struct memsrc *m, struct mem_proc *p, uint64_t now)
 
 /* ---- hooks ---------------------------------------------------------------------------------- */
 
+/* Words of the tracked-pid bitmap for this host's pid_max. */
+static uint32_t pid_words(void)
+{
+	char buf[32];
+	long max = read_text("/proc/sys/kernel/pid_max", buf, sizeof(buf)) > 0 ? strtol(buf, NULL, 10) : 0;
+
+	if (max <= 0 || max > 64L * (PM_MEM_PID_WORDS - 1))
+		return PM_MEM_PID_WORDS;
+	return (uint32_t)(max / 64 + 1);
+}
+
+/* Sets or clears pid's bit in the kernel's tracked-pid bitmap (only this thread writes it). */
+static void mark_pid(struct memsrc *m, pid_t pid, bool on)
+{
+	uint32_t word = (uint32_t)pid / 64;
+	uint64_t bits = 0;
+
+	if (bpf_map__lookup_elem(m->skel->maps.mem_pids, &word, sizeof(word), &bits, sizeof(bits), 0))
+		return;
+	bits = on ? bits | (1ULL << (pid & 63)) : bits & ~(1ULL << (pid & 63));
+	bpf_map__update_elem(m->skel->maps.mem_pids, &word, sizeof(word), &bits, sizeof(bits), BPF_ANY);
+}
+
 static void opts_defaults(struct memory_opts *o)
 {
 	if (!o->leak_window_seconds)
@@ -481,6 +520,10 @@ static int mem_start(struct engine *e, const struct engine_opts *o, void **state
 	m->e = e;
 	m->o = o->mem;
 	opts_defaults(&m->o);
+	if (m->o.disabled) { /* configured off: every hook sees no skeleton and does nothing */
+		*state = m;
+		return 0;
+	}
 	m->max_procs = o->max_processes ? o->max_processes : PM_MAX_PROCS;
 	m->max_svcs = o->max_services ? o->max_services : 256;
 	m->page_size = sysconf(_SC_PAGESIZE);
@@ -498,6 +541,7 @@ static int mem_start(struct engine *e, const struct engine_opts *o, void **state
 	}
 	m->skel->rodata->max_depth = depth;
 	bpf_map__set_value_size(m->skel->maps.mem_stacks, m->stack_value_size);
+	bpf_map__set_max_entries(m->skel->maps.mem_pids, pid_words());
 	err = bpf_map__reuse_fd(m->skel->maps.py_procs, engine_py_procs_fd(e));
 	if (!err)
 		err = memory_bpf__load(m->skel);
@@ -523,6 +567,8 @@ static void mem_track(void *state, const struct py_target *t, const char *servic
 	uint64_t bytes = 0;
 	char buf[4096];
 
+	if (!m->skel)
+		return;
 	if (p) { /* re-tracked (exec, re-attribution): keep the history */
 		snprintf(p->service, sizeof(p->service), "%s", service);
 		return;
@@ -554,6 +600,7 @@ static void mem_track(void *state, const struct py_target *t, const char *servic
 		init.last_pages = INT64_MAX; /* unknown: the first change only sets the baseline */
 	bpf_map__update_elem(m->skel->maps.mem_procs, &(uint32_t){ (uint32_t)t->pid }, sizeof(uint32_t), &init,
 			     sizeof(init), BPF_ANY);
+	mark_pid(m, t->pid, true);
 	p->py_version = t->version;
 	snprintf(p->gc_path, sizeof(p->gc_path), "/proc/%d/root%s", t->pid, t->elf_path);
 	snprintf(p->gc_how, sizeof(p->gc_how), "pending");
@@ -565,6 +612,8 @@ static void mem_untrack(void *state, pid_t pid)
 	struct memsrc *m = state;
 	uint32_t key = (uint32_t)pid;
 
+	if (!m->skel)
+		return;
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct mem_proc *p = m->procs[i];
 
@@ -578,6 +627,7 @@ static void mem_untrack(void *state, pid_t pid)
 		free(p);
 		break;
 	}
+	mark_pid(m, pid, false);
 	bpf_map__delete_elem(m->skel->maps.mem_procs, &key, sizeof(key), 0);
 	gc_forget(m, pid);
 }
@@ -586,7 +636,7 @@ static void mem_tick(void *state, uint64_t now)
 {
 	struct memsrc *m = state;
 
-	if (m->last_tick_ns && now - m->last_tick_ns < MEM_TICK_NS)
+	if (!m->skel || (m->last_tick_ns && now - m->last_tick_ns < MEM_TICK_NS))
 		return;
 	m->last_tick_ns = now;
 	/* services may be re-attributed on reload: follow the engine now and then */

@@ -133,6 +133,9 @@ int mem_metrics(void *state, struct expo *x)
 	unsigned usdt = 0, uprobe = 0, none = 0;
 	int err;
 
+	if (!m->skel)
+		return 0;
+
 	for (int f = 0; f < (int)(sizeof(fams) / sizeof(fams[0])); f++) {
 		TRY(expo_family(x, fams[f].name, fams[f].type, fams[f].help));
 		TRY(per_service(m, x, f));
@@ -316,6 +319,10 @@ void mem_service_json(void *state, const char *service, json_object *row)
 	const char *site = "";
 	struct svc_now n;
 
+	if (!m->skel) {
+		json_object_put(o);
+		return;
+	}
 	svc_now(m, service, &n);
 	for (size_t i = 0; i < m->nsvcs && !s; i++)
 		if (!strcmp(m->svcs[i].name, service))
@@ -345,11 +352,16 @@ void mem_process_json(void *state, pid_t pid, json_object *sources)
 	json_object *o = json_object_new_object();
 	char how[192];
 
+	if (!m->skel) {
+		json_object_object_add(o, "enabled", json_object_new_boolean(false));
+		json_object_object_add(sources, "memory", o);
+		return;
+	}
 	json_object_object_add(o, "rss", json_object_new_boolean(p != NULL));
 	json_object_object_add(o, "growth_by_stack", json_object_new_boolean(p != NULL));
 	if (p && (p->gc_state == MEM_GC_DUTY_OFF || p->gc_state == MEM_GC_DUTY_ON))
 		snprintf(how, sizeof(how), "%s, duty-cycled %llu s in %llu (%llu collections/s)", p->gc_how,
-			 MEM_GC_DUTY_ON_NS / 1000000000ULL, MEM_GC_DUTY_PERIOD_NS / 1000000000ULL,
+			 MEM_GC_DUTY_ON_NS / 1000000000ULL, (MEM_GC_DUTY_ON_NS + p->gc_off_ns) / 1000000000ULL,
 			 (unsigned long long)p->gc_rate);
 	else
 		snprintf(how, sizeof(how), "%s", p ? p->gc_how : "none (not tracked by the memory source)");

@@ -142,6 +142,7 @@ static void engine_opts_from(const struct config *c, struct engine_opts *o)
 	o->max_processes = c->max_processes;
 	o->max_services = c->max_services;
 	o->rules = c->rules;
+	o->mem.disabled = !c->memory_tracking;
 	o->mem.leak_window_seconds = c->memory_leak_window_seconds;
 	o->mem.leak_min_bytes = c->memory_leak_min_bytes;
 	o->mem.spike_bytes = c->memory_spike_bytes;

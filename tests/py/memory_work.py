@@ -4,7 +4,9 @@
   bigread F  reads all of file F at once in load_everything() every few seconds, holding it briefly
   cycles     builds many short-lived reference cycles (make_cycles): the collector works hard
   twosites   allocates at two sites, 2000 B vs 1000 B objects in equal numbers (site_big, site_small)
-  churn N    allocation-heavy benchmark: N rounds of dicts, lists, strings, tuples; prints seconds
+  churn N [wait]  allocation-heavy benchmark: N rounds of dicts, lists, strings, tuples; prints
+             "WALL CPU" seconds. With wait it keeps churning (untimed) until a line arrives on
+             stdin, so whatever watches it settles on a busy process, then times N rounds
 Prints 'ready' once set up, then runs until killed (churn: until done)."""
 import gc, os, sys, time
 
@@ -88,10 +90,17 @@ def churn_round():
 
 
 def churn(rounds):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for _ in range(rounds):
         churn_round()
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def churn_until_stdin():
+    import select
+    while not select.select([sys.stdin], [], [], 0)[0]:
+        churn_round()
+    sys.stdin.readline()
 
 
 def main():
@@ -100,8 +109,8 @@ def main():
         rounds = int(sys.argv[2])
         print("ready", flush=True)
         if len(sys.argv) > 3 and sys.argv[3] == "wait":
-            sys.stdin.readline()
-        print("%.6f" % churn(rounds), flush=True)
+            churn_until_stdin()
+        print("%.6f %.6f" % churn(rounds), flush=True)
         return
     print("ready", os.getpid(), flush=True)
     if mode == "leak":
