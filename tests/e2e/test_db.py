@@ -61,14 +61,15 @@ class DbCase(unittest.TestCase):
         self.assertEqual(health["sources"].get("pgwire"), "running", health)
         return d
 
-    def wait_for(self, what, fn, timeout=30):
+    def wait_for(self, what, fn, timeout=30, show=None):
+        """fn() once it is true; on timeout fails with show() (what the daemon had) in the message."""
         deadline = time.monotonic() + timeout
         while True:
             v = fn()
             if v:
                 return v
             if time.monotonic() > deadline:
-                self.fail(f"timed out waiting for {what}")
+                self.fail(f"timed out waiting for {what}" + (f": {show()}" if show else ""))
             time.sleep(0.2)
 
     def run_workload(self, d, script, *args, timeout=60):
@@ -164,7 +165,8 @@ class Psycopg2(DbCase):
         p, _ = self.run_workload(d, "db_psycopg2.py", SRV.dsn(), "same", 1, 50)
         same_line = line_of("db_psycopg2.py", "SAME-LINE")
         f = self.wait_for("the repeated-query finding", lambda: [x for x in self.db_findings(d, "db_psycopg2")
-                                                                 if x["kind"] == "db_repeated_query"])
+                                                                 if x["kind"] == "db_repeated_query"],
+                          show=lambda: (self.queries(d, "db_psycopg2"), self.db_findings(d, "db_psycopg2")))
         self.assertTrue(f[0]["code"].endswith(f"db_psycopg2.py:{same_line})"), f[0]["code"])
         self.assertEqual(f[0]["evidence"]["repeats_last_burst"], 50)
         self.assertIn("same parameters", f[0]["fix"])
@@ -424,6 +426,7 @@ class MariaDB:
         deadline = time.monotonic() + 60
         while not os.path.exists(self.sock):
             if time.monotonic() > deadline or self.p.poll() is not None:
+                self.stop()
                 raise RuntimeError("mariadbd did not start")
             time.sleep(0.1)
 
