@@ -161,7 +161,12 @@ class WithDaemon(unittest.TestCase):
         self.assertIsNotNone(mine, r.stdout)
         self.assertGreaterEqual(int(mine.group(2)), 1)
         self.assertGreater(float(mine.group(3)), 20.0)  # a busy loop: most of a core
-        self.assertRegex(mine.group(4) or "", r"^spin \(.*/cpu_split\.py:\d+\)$")
+        tail = mine.group(4) or ""
+        if "VERDICT" in lines[head]:  # the daemon has verdicts: that column comes first
+            verdict, _, tail = tail.partition(" ")
+            self.assertIn(verdict, ("cpu-bound", "mixed", "cpu-starved"))
+            tail = tail.strip()
+        self.assertRegex(tail, r"^spin \(.*/cpu_split\.py:\d+\)$")
         # --json carries the same row
         doc = json.loads(self.run_ok("top", "--json").stdout)
         row = next(s for s in doc["services"] if s["name"] == SERVICE)
