@@ -142,6 +142,10 @@ static int load(struct offcpu *s, struct engine *e, const struct engine_opts *o)
 		return -errno;
 	s->skel->rodata->max_depth = depth;
 	s->skel->rodata->stall_ns = s->stall_ns ? s->stall_ns : ~0ULL;
+	if (!s->stall_ns) { /* no event-loop tracking: not even loaded */
+		bpf_program__set_autoload(s->skel->progs.on_sys_enter, false);
+		bpf_program__set_autoload(s->skel->progs.on_loop_sample, false);
+	}
 	bpf_map__set_value_size(s->skel->maps.py_stacks, s->stack_value_size);
 	if (o->cpu.max_stacks)
 		bpf_map__set_max_entries(s->skel->maps.py_stacks, o->cpu.max_stacks);
