@@ -109,7 +109,8 @@ class Psycopg2(DbCase):
         self.assertEqual(sent, 104)
         loop_line = line_of("db_psycopg2.py", "LOOP-LINE")
         f = self.wait_for("the N+1 finding of both bursts", lambda: [
-            x for x in self.db_findings(d, "db_psycopg2") if x["kind"] == "db_nplusone" and x["evidence"]["bursts"] >= 2])
+            x for x in self.db_findings(d, "db_psycopg2") if x["kind"] == "db_nplusone" and x["evidence"]["bursts"] >= 2],
+            show=lambda: (self.queries(d, "db_psycopg2"), self.db_findings(d, "db_psycopg2")))
         self.assertEqual(len(f), 1, f)
         f = f[0]
         self.assertTrue(f["code"].endswith(f"db_psycopg2.py:{loop_line})"), f["code"])

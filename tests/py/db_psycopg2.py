@@ -18,7 +18,7 @@ import psycopg2
 def setup(cur):
     cur.execute("DROP TABLE IF EXISTS author")
     cur.execute("CREATE TABLE author (id int PRIMARY KEY, name text, bio text)")
-    cur.execute("INSERT INTO author SELECT g, 'author ' || g, repeat('x', 200) FROM generate_series(1, 20000) g")
+    cur.execute("INSERT INTO author SELECT g, 'author ' || g, repeat('x', 200) FROM generate_series(1, 100000) g")
     cur.execute("ANALYZE author")
 
 
