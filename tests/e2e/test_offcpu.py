@@ -88,9 +88,13 @@ class Verdicts(unittest.TestCase):
                         procs.append(start("offcpu_work.py", *args, cgroup=moves[name], cpus=cpus, nice=-15))
 
                 def all_right():
+                    """Every verdict right and naming its function (early windows may hold too
+                    little to name one)."""
                     rows = services(d)
                     got = {n: rows.get(n, {}).get("verdict") for n, *_ in WORKLOADS}
-                    return all(got[n] == v for n, v, *_ in WORKLOADS), rows, got
+                    named = all(rows.get(n, {}).get("verdict_detail", {}).get("top", {}).get("function") == f
+                                for n, _, f, *_ in WORKLOADS)
+                    return all(got[n] == v for n, v, *_ in WORKLOADS) and named, rows, got
                 ok, rows, got = wait_for(all_right, 60)
                 for name, verdict, func, syscall, *_ in WORKLOADS:
                     detail = rows.get(name, {}).get("verdict_detail", {})
@@ -124,10 +128,10 @@ class Verdicts(unittest.TestCase):
                                             verdict="io-bound:network"), 1)
                 self.assertGreater(metric_sum(text, "pyrometer_offcpu_seconds_total",
                                               service="pmoff-disk.service", reason="disk"), 1)
-                self.assertGreater(metric_sum(text, "pyrometer_offcpu_block_seconds_count",
-                                              service="pmoff-net.service", reason="net"), 5)
+                self.assertGreaterEqual(metric_sum(text, "pyrometer_offcpu_block_seconds_count",
+                                                   service="pmoff-net.service", reason="net"), 3)
                 self.assertGreater(metric_sum(text, "pyrometer_offcpu_seconds_total",
-                                              service="pmoff-starved.service", reason="runq"), 2)
+                                              service="pmoff-starved.service", reason="runq"), 1)
 
                 # the off-CPU profile in the engine's formats, weighted in nanoseconds
                 r = lib.run_cli("report", "--server", d.url)
