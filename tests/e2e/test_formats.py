@@ -116,8 +116,17 @@ class CDP:
         self.from_chrome, from_chrome_w = os.pipe()
         args = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile_dir}",
                 f"--window-size={width},{height}", "--remote-debugging-pipe", "about:blank"]
-        cmd = " ".join(f"'{a}'" for a in args) + f" 3<&{to_chrome_r} 4>&{from_chrome_w}"
-        self.proc = subprocess.Popen(["/bin/sh", "-c", "exec " + cmd], pass_fds=(to_chrome_r, from_chrome_w),
+        import fcntl
+
+        def pipe_fds():
+            # in the child: park both ends above the range first, so placing them on 3 and 4
+            # cannot clobber one with the other whatever numbers the parent got
+            r = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD, 20)
+            w = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD, 20)
+            os.dup2(r, 3)
+            os.dup2(w, 4)
+
+        self.proc = subprocess.Popen(args, preexec_fn=pipe_fds, pass_fds=(3, 4),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_chrome_r)
         os.close(from_chrome_w)
