@@ -18,8 +18,9 @@ def spin_cpu():
 def write_and_fsync(path):
     with open(path, "wb") as f:
         os.unlink(path)  # nothing is left behind when the workload is killed
+        block = b"x" * 4096  # small writes: each round is dominated by the fsync, not by copying
         while True:
-            f.write(b"x" * 262144)
+            f.write(block)
             f.flush()
             os.fsync(f.fileno())
 
