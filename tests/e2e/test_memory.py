@@ -142,7 +142,7 @@ class Daemon(unittest.TestCase):
         self.assertTrue(spikes, "no memory-spike finding for a 200 MB read")
         f = spikes[0]
         self.assertEqual(f["code"], want)
-        self.assertGreaterEqual(f["evidence"]["bytes"], 0.9 * BIG, f["evidence"])
+        self.assertGreaterEqual(f["evidence"]["bytes"], 0.85 * BIG, f["evidence"])  # rss_stat moves in per-CPU batches: a few MB can land outside the episode
         self.assertLessEqual(f["evidence"]["bytes"], 2.5 * BIG, f["evidence"])
         self.assertIn("bigread (", f["evidence"]["stack"])
         # nothing else in these workloads loads that much at once
