@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Database wire capture for tracked Python processes. The raw syscall tracepoints keep only
- * read/write/sendto/recvfrom/sendmsg/recvmsg/close of processes in py_procs; a socket's first
- * send classifies it (PostgreSQL startup or framing, a Redis command, a MySQL handshake response
- * or command, else ignored from then on), and every
- * transfer on a database socket is streamed with its head and tail bytes, its timing and, for a
- * query-starting send, the Python stack of the sending thread. */
+/* Database wire capture for tracked Python processes, without syscall tracepoints: the socket
+ * layer's sock_send_length/sock_recv_length fire for every socket transfer (in the caller's
+ * context, after the copy), so other syscalls of the host cost nothing here. The syscall that
+ * made the transfer (read/write/readv/writev/sendto/recvfrom/sendmsg/recvmsg) gives the fd and
+ * the user buffer through the task's saved registers. A socket's first send classifies it
+ * (PostgreSQL startup or framing, a Redis command, a MySQL handshake response or command, else
+ * ignored from then on); every transfer on a database socket is streamed with its head and tail
+ * bytes and, for a query-starting send, the Python stack of the sending thread. A (pid, fd) whose
+ * struct sock changed was closed and reused: its old connection is reported closed. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -15,26 +18,25 @@
 
 #define NR_read     0
 #define NR_write    1
-#define NR_close    3
+#define NR_readv    19
+#define NR_writev   20
 #define NR_sendto   44
 #define NR_recvfrom 45
 #define NR_sendmsg  46
 #define NR_recvmsg  47
-#define S_IFMT      00170000
-#define S_IFSOCK    0140000
+#define MSG_PEEK    2
 
 const volatile __u32 max_depth = PM_DB_MAX_DEPTH;
 
-struct call {
+/* The transfer being looked at: the syscall's buffer and what the socket layer moved. */
+struct xfer {
 	__u64 buf;
-	__u64 len;     /* bytes the buffer can hold (the first iovec for *msg) */
-	__u64 enter_ns;
-	__u64 stack;
+	__u64 len;     /* bytes the buffer can hold (the first iovec for vectored calls) */
+	__u64 ret;     /* bytes moved */
 	__s32 fd;
 	__u8 dir;
 	__u8 state;
 	__u8 whole;    /* the buffer is the whole transfer (no further iovecs): a tail may be taken */
-	__u8 active;   /* set at entry of a captured call, cleared at its exit */
 };
 
 struct {
@@ -43,14 +45,6 @@ struct {
 	__type(key, struct pm_db_conn_key);
 	__type(value, struct pm_db_conn);
 } db_conns SEC(".maps");
-
-/* The call in progress of a thread, entry to exit: task storage, no hashing on the hot path. */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct call);
-} db_calls SEC(".maps");
 
 /* value_size is shrunk by userspace to 8 + max_depth * 16 before load */
 struct {
@@ -139,30 +133,9 @@ static __always_inline __u8 classify(const __u8 *b, __u64 n)
 	return PM_DB_OTHER;
 }
 
-static __always_inline bool is_socket(int fd)
+static __always_inline void set_state(struct pm_db_conn_key *k, __u8 state, struct sock *sk)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct file **fds, *f = NULL;
-	struct fdtable *fdt;
-	unsigned int max;
-	umode_t mode;
-
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0)
-		return false;
-	max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned int)fd >= max)
-		return false;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return false;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	return (mode & S_IFMT) == S_IFSOCK;
-}
-
-static __always_inline void set_state(struct pm_db_conn_key *k, __u8 state)
-{
-	struct pm_db_conn v = { .state = state };
+	struct pm_db_conn v = { .state = state, .sk = (__u64)sk };
 
 	bpf_map_update_elem(&db_conns, k, &v, BPF_ANY);
 }
@@ -192,17 +165,11 @@ static __always_inline __u64 query_stack(const struct pm_proc_cfg *cfg, __u8 sta
 	return hash;
 }
 
-static __always_inline void on_close(__u32 pid, int fd)
+/* The connection that (pid, fd) named is gone (the fd now names another socket). */
+static __always_inline void report_closed(__u32 pid, int fd, __u8 state)
 {
-	struct pm_db_conn_key k = { .pid = pid, .fd = fd };
-	struct pm_db_conn *c = bpf_map_lookup_elem(&db_conns, &k);
 	struct pm_db_event ev = {};
-	__u8 state;
 
-	if (!c)
-		return;
-	state = c->state;
-	bpf_map_delete_elem(&db_conns, &k);
 	if (state != PM_DB_PG && state != PM_DB_PG_MID && state != PM_DB_TLS && state != PM_DB_REDIS &&
 	    state != PM_DB_MYSQL)
 		return;
@@ -217,135 +184,113 @@ static __always_inline void on_close(__u32 pid, int fd)
 		stat_inc(PM_DB_STAT_RB_FULL);
 }
 
-/* Fills c->buf/len from a user_msghdr's first iovec. */
-static __always_inline int msg_buffer(struct call *c, __u64 msgp)
+/* Fills x->buf/len from the first of n iovecs at iovp. */
+static __always_inline int iov_buffer(struct xfer *x, __u64 iovp, __u64 n)
 {
-	struct user_msghdr m;
 	struct iovec iov;
 
-	if (bpf_probe_read_user(&m, sizeof(m), (void *)msgp) || !m.msg_iov || !m.msg_iovlen)
+	if (!iovp || !n || bpf_probe_read_user(&iov, sizeof(iov), (void *)iovp))
 		return -1;
-	if (bpf_probe_read_user(&iov, sizeof(iov), m.msg_iov))
-		return -1;
-	c->buf = (__u64)iov.iov_base;
-	c->len = iov.iov_len;
-	c->whole = m.msg_iovlen == 1;
+	x->buf = (__u64)iov.iov_base;
+	x->len = iov.iov_len;
+	x->whole = n == 1;
 	return 0;
 }
 
-static __always_inline int enter(struct pt_regs *regs, long id)
+/* Fills x->buf/len from a user_msghdr's first iovec. */
+static __always_inline int msg_buffer(struct xfer *x, __u64 msgp)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 pid = pid_tgid >> 32;
-	struct pm_db_conn_key k = { .pid = pid };
-	struct call c = { .whole = 1, .active = 1 };
-	struct call *slot;
-	const struct pm_proc_cfg *cfg;
-	struct pm_db_conn *conn;
-	__u8 first[8] = {};
+	struct user_msghdr m;
 
-	if (id != NR_read && id != NR_write && id != NR_close && id != NR_sendto && id != NR_recvfrom &&
-	    id != NR_sendmsg && id != NR_recvmsg)
-		return 0;
-	cfg = bpf_map_lookup_elem(&py_procs, &pid);
-	if (!cfg)
-		return 0;
-	k.fd = (int)regs->di;
-	if (id == NR_close) {
-		on_close(pid, k.fd);
-		return 0;
-	}
-	stat_inc(PM_DB_STAT_CALLS);
-	conn = bpf_map_lookup_elem(&db_conns, &k);
-	c.state = conn ? conn->state : PM_DB_UNSEEN;
-	if (c.state == PM_DB_OTHER || c.state == PM_DB_TLS)
-		return 0;
-	c.dir = (id == NR_read || id == NR_recvfrom || id == NR_recvmsg) ? PM_DB_RECV : PM_DB_SEND;
-	if (c.state == PM_DB_UNSEEN && (id == NR_read || id == NR_write) && !is_socket(k.fd)) {
-		set_state(&k, PM_DB_OTHER);
-		return 0;
-	}
-	if (id == NR_sendmsg || id == NR_recvmsg) {
-		if (msg_buffer(&c, regs->si))
-			return 0;
-	} else {
-		c.buf = regs->si;
-		c.len = regs->dx;
-	}
-	if (c.dir == PM_DB_RECV && c.state == PM_DB_UNSEEN) {
-		set_state(&k, PM_DB_RECV_FIRST);
-		return 0;
-	}
-	if (c.dir == PM_DB_RECV && c.state == PM_DB_RECV_FIRST)
-		return 0;
-	if (c.dir == PM_DB_SEND) {
-		if (bpf_probe_read_user(first, c.len < sizeof(first) ? c.len : sizeof(first), (void *)c.buf)) {
-			stat_inc(PM_DB_STAT_READ_FAIL);
-			return 0;
-		}
-		if (c.state == PM_DB_UNSEEN || c.state == PM_DB_RECV_FIRST) {
-			c.state = classify(first, c.len);
-			set_state(&k, c.state);
-			stat_inc(c.state == PM_DB_OTHER ? PM_DB_STAT_NEW_OTHER : PM_DB_STAT_NEW_PG);
-			if (c.state == PM_DB_OTHER)
-				return 0;
-		}
-		c.stack = query_stack(cfg, c.state, first);
-	}
-	c.fd = k.fd;
-	c.enter_ns = bpf_ktime_get_ns();
-	slot = bpf_task_storage_get(&db_calls, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (slot)
-		*slot = c;
-	return 0;
+	if (bpf_probe_read_user(&m, sizeof(m), (void *)msgp))
+		return -1;
+	return iov_buffer(x, (__u64)m.msg_iov, m.msg_iovlen);
 }
 
-static __always_inline int exit_(struct pt_regs *regs, long ret)
+/* fd and buffer of the syscall behind this transfer; -1 for one we don't follow (io_uring,
+ * sendmmsg, splice, a kernel socket). */
+static __always_inline int syscall_buffer(struct xfer *x)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr;
+
+	if (!regs)
+		return -1;
+	nr = BPF_CORE_READ(regs, orig_ax);
+	x->fd = (int)BPF_CORE_READ(regs, di);
+	x->whole = 1;
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_sendto:
+	case NR_recvfrom:
+		x->buf = BPF_CORE_READ(regs, si);
+		x->len = BPF_CORE_READ(regs, dx);
+		return 0;
+	case NR_readv:
+	case NR_writev:
+		return iov_buffer(x, BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx));
+	case NR_sendmsg:
+	case NR_recvmsg:
+		return msg_buffer(x, BPF_CORE_READ(regs, si));
+	}
+	return -1;
+}
+
+/* The socket's state for this (pid, fd): a different struct sock there means the old one was
+ * closed and the fd reused. Userspace writes states without the sock (0): adopted here. */
+static __always_inline __u8 conn_state(struct pm_db_conn_key *k, struct sock *sk)
+{
+	struct pm_db_conn *conn = bpf_map_lookup_elem(&db_conns, k);
+
+	if (!conn)
+		return PM_DB_UNSEEN;
+	if (!conn->sk)
+		conn->sk = (__u64)sk;
+	else if (conn->sk != (__u64)sk) {
+		report_closed(k->pid, k->fd, conn->state);
+		bpf_map_delete_elem(&db_conns, k);
+		return PM_DB_UNSEEN;
+	}
+	return conn->state;
+}
+
+/* Streams the transfer's head and tail bytes. */
+static __always_inline void emit(const struct xfer *x, __u64 stack)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct pm_db_event *ev;
 	struct db_scratch *s;
-	struct call *c;
 	__u32 zero = 0;
-	__u64 head, tail = 0, size;
-	long id = regs->orig_ax;
+	__u64 head, tail = 0, size, ret = x->ret;
 
-	/* every syscall on the host comes here: the cheapest test first */
-	if (id != NR_read && id != NR_write && id != NR_sendto && id != NR_recvfrom && id != NR_sendmsg &&
-	    id != NR_recvmsg)
-		return 0;
-	c = bpf_task_storage_get(&db_calls, bpf_get_current_task_btf(), 0, 0);
-	if (!c || !c->active)
-		return 0;
-	c->active = 0;
 	s = bpf_map_lookup_elem(&db_scratch, &zero);
-	if (!s || ret <= 0)
-		goto out;
+	if (!s)
+		return;
 	ev = (struct pm_db_event *)s->raw;
-	head = (__u64)ret < c->len ? (__u64)ret : c->len;
+	head = ret < x->len ? ret : x->len;
 	if (head > PM_DB_HEAD)
 		head = PM_DB_HEAD;
-	if (c->whole && (__u64)ret > PM_DB_HEAD && (__u64)ret <= c->len) {
-		tail = (__u64)ret - PM_DB_HEAD;
+	if (x->whole && ret > PM_DB_HEAD && ret <= x->len) {
+		tail = ret - PM_DB_HEAD;
 		if (tail > PM_DB_TAIL)
 			tail = PM_DB_TAIL;
 	}
-	if (bpf_probe_read_user(ev->data, head, (void *)c->buf))
+	if (bpf_probe_read_user(ev->data, head, (void *)x->buf))
 		head = 0;
 	/* the tail goes right after a full head */
-	if (head != PM_DB_HEAD ||
-	    (tail && bpf_probe_read_user(ev->data + PM_DB_HEAD, tail, (void *)(c->buf + ret - tail))))
+	if (head != PM_DB_HEAD || (tail && bpf_probe_read_user(ev->data + PM_DB_HEAD, tail, (void *)(x->buf + ret - tail))))
 		tail = 0;
 	ev->hdr.ts_ns = bpf_ktime_get_ns();
 	ev->hdr.pid = pid_tgid >> 32;
 	ev->hdr.tid = (__u32)pid_tgid;
 	ev->hdr.kind = PM_EV_DB_DATA;
-	ev->enter_ns = c->enter_ns;
-	ev->total = (__u64)ret;
-	ev->py_stack = c->stack;
-	ev->fd = c->fd;
-	ev->dir = c->dir;
-	ev->state = c->state;
+	ev->enter_ns = ev->hdr.ts_ns;
+	ev->total = ret;
+	ev->py_stack = stack;
+	ev->fd = x->fd;
+	ev->dir = x->dir;
+	ev->state = x->state;
 	ev->head_len = (__u16)head;
 	ev->tail_len = (__u16)tail;
 	ev->pad = 0;
@@ -353,26 +298,67 @@ static __always_inline int exit_(struct pt_regs *regs, long ret)
 	size = sizeof(*ev) + head + tail;
 	ev->hdr.len = (__u16)size;
 	if (size > sizeof(*s))
-		goto out;
+		return;
 	/* no wakeup: the daemon drains every engine turn (~100 ms), the buffer holds far more */
 	if (bpf_ringbuf_output(&db_events, s, size, BPF_RB_NO_WAKEUP))
 		stat_inc(PM_DB_STAT_RB_FULL);
 	else
 		stat_inc(PM_DB_STAT_EVENTS);
-out:
+}
+
+static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u8 dir)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	struct pm_db_conn_key k = { .pid = pid };
+	struct xfer x = { .dir = dir, .ret = ret };
+	const struct pm_proc_cfg *cfg;
+	__u8 first[8] = {};
+	__u64 stack = 0;
+
+	if (ret <= 0 || !sk || (dir == PM_DB_RECV && (flags & MSG_PEEK)))
+		return;
+	cfg = bpf_map_lookup_elem(&py_procs, &pid);
+	if (!cfg || syscall_buffer(&x))
+		return;
+	stat_inc(PM_DB_STAT_CALLS);
+	k.fd = x.fd;
+	x.state = conn_state(&k, sk);
+	if (x.state == PM_DB_OTHER || x.state == PM_DB_TLS)
+		return;
+	if (dir == PM_DB_RECV) {
+		if (x.state == PM_DB_UNSEEN)
+			set_state(&k, PM_DB_RECV_FIRST, sk);
+		if (x.state == PM_DB_UNSEEN || x.state == PM_DB_RECV_FIRST)
+			return;
+	} else {
+		if (bpf_probe_read_user(first, x.len < sizeof(first) ? x.len : sizeof(first), (void *)x.buf)) {
+			stat_inc(PM_DB_STAT_READ_FAIL);
+			return;
+		}
+		if (x.state == PM_DB_UNSEEN || x.state == PM_DB_RECV_FIRST) {
+			x.state = classify(first, x.len < x.ret ? x.len : x.ret);
+			set_state(&k, x.state, sk);
+			stat_inc(x.state == PM_DB_OTHER ? PM_DB_STAT_NEW_OTHER : PM_DB_STAT_NEW_PG);
+			if (x.state == PM_DB_OTHER)
+				return;
+		}
+		stack = query_stack(cfg, x.state, first);
+	}
+	emit(&x, stack);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(db_send, struct sock *sk, int ret, int flags)
+{
+	on_transfer(sk, ret, flags, PM_DB_SEND);
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(db_sys_enter, struct pt_regs *regs, long id)
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(db_recv, struct sock *sk, int ret, int flags)
 {
-	return enter(regs, id);
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(db_sys_exit, struct pt_regs *regs, long ret)
-{
-	return exit_(regs, ret);
+	on_transfer(sk, ret, flags, PM_DB_RECV);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

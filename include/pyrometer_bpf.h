@@ -102,7 +102,7 @@ enum pm_event_kind {
 	PM_EV_FORK = 3, /* a new process (thread-group) was forked from a tracked one */
 	PM_EV_LOOP_STALL = 16, /* struct pm_stall_event */
 	PM_EV_DB_DATA = 32,    /* struct pm_db_event: bytes of a database socket */
-	PM_EV_DB_CLOSE = 33,   /* struct pm_db_event without data: a known socket was closed */
+	PM_EV_DB_CLOSE = 33,   /* struct pm_db_event without data: a known socket is gone (fd reused) */
 };
 
 struct pm_event_hdr {
@@ -390,15 +390,16 @@ struct pm_db_conn_key {
 struct pm_db_conn {
 	__u8 state;  /* enum pm_db_state */
 	__u8 pad[7];
+	__u64 sk;    /* the struct sock seen on (pid, fd); 0 when written by userspace */
 };
 
-/* A captured send/recv (kind PM_EV_DB_DATA; hdr.ts_ns = syscall exit) or a close of a known
- * socket (PM_EV_DB_CLOSE, no data). data[] holds head_len bytes from the start of the transfer,
+/* A captured send/recv (kind PM_EV_DB_DATA; hdr.ts_ns = when the socket layer finished it) or the
+ * end of a known socket (PM_EV_DB_CLOSE, no data: its fd now names another socket). data[] holds head_len bytes from the start of the transfer,
  * then tail_len bytes from its end; total - head_len - tail_len bytes in between were not copied. */
 struct pm_db_event {
 	struct pm_event_hdr hdr;
-	__u64 enter_ns;   /* syscall entry */
-	__u64 total;      /* bytes transferred (the syscall's return value) */
+	__u64 enter_ns;   /* = hdr.ts_ns (the socket layer gives no start time) */
+	__u64 total;      /* bytes the socket layer moved */
 	__u64 py_stack;   /* key into db_stacks (query-starting sends only), 0 = none */
 	__s32 fd;
 	__u8 dir;         /* enum pm_db_dir */
@@ -412,7 +413,7 @@ struct pm_db_event {
 
 /* Counters of the capture program (per-CPU array, index = enum). */
 enum pm_db_stat {
-	PM_DB_STAT_CALLS = 0,   /* socket syscalls of tracked processes inspected */
+	PM_DB_STAT_CALLS = 0,   /* socket transfers of tracked processes inspected */
 	PM_DB_STAT_EVENTS,      /* records streamed */
 	PM_DB_STAT_RB_FULL,     /* records lost: ring buffer full */
 	PM_DB_STAT_STACK_FULL,  /* query stacks not stored */
@@ -472,7 +473,7 @@ _Static_assert(sizeof(struct pm_cpu_key) == 32, "pm_cpu_key layout");
 _Static_assert(sizeof(struct pm_event_hdr) == 24, "pm_event_hdr layout");
 _Static_assert(sizeof(struct pm_proc_event) == 48, "pm_proc_event layout");
 _Static_assert(sizeof(struct pm_db_conn_key) == 8, "pm_db_conn_key layout");
-_Static_assert(sizeof(struct pm_db_conn) == 8, "pm_db_conn layout");
+_Static_assert(sizeof(struct pm_db_conn) == 16, "pm_db_conn layout");
 _Static_assert(sizeof(struct pm_db_event) == 64, "pm_db_event layout");
 _Static_assert(sizeof(struct pm_off_key) == 24, "pm_off_key layout");
 _Static_assert(sizeof(struct pm_off_val) == 16, "pm_off_val layout");
