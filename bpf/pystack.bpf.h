@@ -13,12 +13,30 @@ struct {
 	__type(value, struct pm_proc_cfg);
 } py_procs SEC(".maps");
 
+/* Bytes of a frame read at once: every field the walker needs lies in a frame's first 112 bytes
+ * (PyFrameObject.f_lasti at 104 on 3.8-3.10; _PyInterpreterFrame.owner at 70 on 3.11+). One read
+ * per frame instead of four: each bpf_probe_read_user costs about as much for 8 bytes as for 112. */
+#define PY_FRAME_SPAN 128
+
+struct py_frame_bytes {
+	__u8 b[PY_FRAME_SPAN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_frame_bytes);
+} py_frame_buf SEC(".maps");
+
 struct walk_ctx {
 	struct pm_py_stack *st;
 	const struct pm_proc_cfg *cfg;
+	struct py_frame_bytes *fb;
 	__u64 frame;
 	__u64 hash;
 	__u32 depth;
+	__u32 span;  /* bytes of each frame to read: the end of its furthest field */
 	bool done;
 };
 
@@ -28,17 +46,29 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
 	return h * 0xff51afd7ed558ccdULL;
 }
 
-static __always_inline int read_lasti(const struct pm_proc_cfg *cfg, __u64 frame, __u64 code, __s32 *lasti)
+static __always_inline __u64 frame_u64(const struct py_frame_bytes *fb, __u32 off)
+{
+	__u64 v = 0;
+
+	if (off <= PY_FRAME_SPAN - sizeof(v))
+		__builtin_memcpy(&v, fb->b + off, sizeof(v));
+	return v;
+}
+
+static __always_inline __s32 frame_lasti(const struct pm_proc_cfg *cfg, const struct py_frame_bytes *fb, __u64 code)
 {
 	const struct pm_walk_offsets *off = &cfg->off;
+	__u32 o = off->frame_instr;
+	__s32 lasti = -1;
 	__u64 ptr;
 
-	if (off->instr_kind <= PM_INSTR_LASTI_UNITS)
-		return bpf_probe_read_user(lasti, sizeof(*lasti), (void *)(frame + off->frame_instr));
-	if (bpf_probe_read_user(&ptr, sizeof(ptr), (void *)(frame + off->frame_instr)))
-		return -1;
-	*lasti = ptr >= code + off->code_adaptive ? (__s32)((ptr - code - off->code_adaptive) >> 1) : -1;
-	return 0;
+	if (off->instr_kind <= PM_INSTR_LASTI_UNITS) {
+		if (o <= PY_FRAME_SPAN - sizeof(lasti))
+			__builtin_memcpy(&lasti, fb->b + o, sizeof(lasti));
+		return lasti;
+	}
+	ptr = frame_u64(fb, o);
+	return ptr >= code + off->code_adaptive ? (__s32)((ptr - code - off->code_adaptive) >> 1) : -1;
 }
 
 /* One frame per iteration: skips C-stack shim frames, records the rest, stops at the bottom. */
@@ -46,23 +76,28 @@ static long walk_step(__u32 i, void *data)
 {
 	struct walk_ctx *c = data;
 	const struct pm_walk_offsets *off = &c->cfg->off;
-	__u64 code = 0, prev = 0;
-	__s32 lasti = -1;
+	struct py_frame_bytes *fb = c->fb;
+	__u32 span = c->span, n, o;
+	__u64 code, prev;
+	__s32 lasti;
 	__u8 owner = 0;
-	__u32 n;
 
 	if (!c->frame) {
 		c->done = true;
 		return 1;
 	}
-	if (bpf_probe_read_user(&code, sizeof(code), (void *)(c->frame + off->frame_code)) ||
-	    bpf_probe_read_user(&prev, sizeof(prev), (void *)(c->frame + off->frame_previous))) {
+	if (span > PY_FRAME_SPAN)
+		span = PY_FRAME_SPAN;
+	if (bpf_probe_read_user(fb->b, span, (void *)c->frame)) {
 		c->st->flags |= PM_STACK_READ_ERROR;
 		c->done = true;
 		return 1;
 	}
-	if (off->frame_owner != PM_NO_OFFSET && off->owner_skip_min)
-		bpf_probe_read_user(&owner, sizeof(owner), (void *)(c->frame + off->frame_owner));
+	code = frame_u64(fb, off->frame_code);
+	prev = frame_u64(fb, off->frame_previous);
+	o = off->frame_owner;
+	if (o != PM_NO_OFFSET && off->owner_skip_min && o < PY_FRAME_SPAN)
+		owner = fb->b[o];
 	if ((off->owner_skip_min && owner >= off->owner_skip_min) || !code ||
 	    (c->cfg->none_addr && code == c->cfg->none_addr)) {
 		c->frame = prev;
@@ -74,7 +109,7 @@ static long walk_step(__u32 i, void *data)
 		c->done = true;
 		return 1;
 	}
-	read_lasti(c->cfg, c->frame, code, &lasti);
+	lasti = frame_lasti(c->cfg, fb, code);
 	c->st->frames[n & (PM_MAX_DEPTH - 1)].code = code;
 	c->st->frames[n & (PM_MAX_DEPTH - 1)].lasti = lasti;
 	c->st->frames[n & (PM_MAX_DEPTH - 1)].pad = 0;
@@ -82,6 +117,22 @@ static long walk_step(__u32 i, void *data)
 	c->hash = mix(mix(c->hash, code), (__u32)lasti);
 	c->frame = prev;
 	return 0;
+}
+
+/* The end of the furthest frame field the walker reads. */
+static __always_inline __u32 frame_span(const struct pm_walk_offsets *off)
+{
+	__u32 end = off->frame_code + 8, e;
+
+	e = off->frame_previous + 8;
+	end = e > end ? e : end;
+	e = off->frame_instr + (off->instr_kind <= PM_INSTR_LASTI_UNITS ? 4 : 8);
+	end = e > end ? e : end;
+	if (off->frame_owner != PM_NO_OFFSET && off->owner_skip_min) {
+		e = off->frame_owner + 1;
+		end = e > end ? e : end;
+	}
+	return end;
 }
 
 /* The thread's own PyThreadState via glibc's pthread_getspecific layout, or 0. */
@@ -126,10 +177,17 @@ static __always_inline __u64 top_frame(const struct pm_proc_cfg *cfg, __u64 tsta
 static __always_inline __u64 py_stack_capture(struct pm_py_stack *st, const struct pm_proc_cfg *cfg, __u32 depth)
 {
 	struct walk_ctx c = { .st = st, .cfg = cfg, .depth = depth, .hash = 0xcbf29ce484222325ULL };
+	__u32 zero = 0;
 	__u64 tstate;
 
 	st->nframes = 0;
 	st->flags = 0;
+	c.fb = bpf_map_lookup_elem(&py_frame_buf, &zero);
+	c.span = frame_span(&cfg->off);
+	if (!c.fb || c.span > PY_FRAME_SPAN) {
+		st->flags |= PM_STACK_READ_ERROR;
+		return 0;
+	}
 	tstate = current_tstate(cfg);
 	if (!tstate) {
 		st->flags |= PM_STACK_NO_TSTATE;
