@@ -175,7 +175,8 @@ static void add_pending(struct tracker *tr, pid_t pid)
 	uint64_t now = now_ns();
 
 	for (size_t i = 0; i < tr->npend; i++)
-		if (tr->pend[i].pid == pid) {
+		if (tr->pend[i].pid == pid) { /* exec'd again: a wrapper (taskset, sh -c) became what it runs */
+			tr->pend[i].pythonish = exe_is_pythonish(pid);
 			tr->pend[i].first_ns = now;
 			tr->pend[i].next_ns = now + FIRST_RETRY_NS;
 			return;
