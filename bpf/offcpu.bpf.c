@@ -349,19 +349,7 @@ static __always_inline __u64 thread_tstate(const struct pm_proc_cfg *cfg, struct
 /* py_stack_capture() with the thread state already known. */
 static __always_inline __u64 walk_from(struct pm_py_stack *st, const struct pm_proc_cfg *cfg, __u64 tstate)
 {
-	struct walk_ctx c = { .st = st, .cfg = cfg, .depth = max_depth, .hash = 0xcbf29ce484222325ULL };
-
-	st->nframes = 0;
-	st->flags = 0;
-	if (!tstate) {
-		st->flags |= PM_STACK_NO_TSTATE;
-		return 0;
-	}
-	c.frame = top_frame(cfg, tstate);
-	bpf_loop(max_depth + 64, walk_step, &c, 0);
-	if (!c.done && c.frame)
-		st->flags |= PM_STACK_TRUNCATED;
-	return st->nframes ? mix(c.hash, st->nframes) | 1 : 0;
+	return py_stack_walk(st, cfg, max_depth, tstate);
 }
 
 /* Walks the current thread's Python stack and stores it (once per distinct stack); returns its

@@ -172,25 +172,24 @@ static __always_inline __u64 top_frame(const struct pm_proc_cfg *cfg, __u64 tsta
 	return p;
 }
 
-/* Captures the current thread's Python stack into *st (nframes, flags, frames innermost first)
- * and returns its content hash (never 0 when frames were captured; 0 when there are none). */
-static __always_inline __u64 py_stack_capture(struct pm_py_stack *st, const struct pm_proc_cfg *cfg, __u32 depth)
+/* Walks tstate's frames into *st (nframes, flags, frames innermost first) and returns the stack's
+ * content hash (never 0 when frames were captured; 0 when there are none). */
+static __always_inline __u64 py_stack_walk(struct pm_py_stack *st, const struct pm_proc_cfg *cfg, __u32 depth,
+					   __u64 tstate)
 {
 	struct walk_ctx c = { .st = st, .cfg = cfg, .depth = depth, .hash = 0xcbf29ce484222325ULL };
 	__u32 zero = 0;
-	__u64 tstate;
 
 	st->nframes = 0;
 	st->flags = 0;
+	if (!tstate) {
+		st->flags |= PM_STACK_NO_TSTATE;
+		return 0;
+	}
 	c.fb = bpf_map_lookup_elem(&py_frame_buf, &zero);
 	c.span = frame_span(&cfg->off);
 	if (!c.fb || c.span > PY_FRAME_SPAN) {
 		st->flags |= PM_STACK_READ_ERROR;
-		return 0;
-	}
-	tstate = current_tstate(cfg);
-	if (!tstate) {
-		st->flags |= PM_STACK_NO_TSTATE;
 		return 0;
 	}
 	c.frame = top_frame(cfg, tstate);
@@ -199,6 +198,12 @@ static __always_inline __u64 py_stack_capture(struct pm_py_stack *st, const stru
 	if (!c.done && c.frame)
 		st->flags |= PM_STACK_TRUNCATED;
 	return st->nframes ? mix(c.hash, st->nframes) | 1 : 0;
+}
+
+/* Captures the current thread's Python stack into *st; see py_stack_walk(). */
+static __always_inline __u64 py_stack_capture(struct pm_py_stack *st, const struct pm_proc_cfg *cfg, __u32 depth)
+{
+	return py_stack_walk(st, cfg, depth, current_tstate(cfg));
 }
 
 #endif
