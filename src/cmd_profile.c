@@ -1,5 +1,6 @@
 /* `pyrometer profile`: asks the daemon for a service's or a process's profile (the next N seconds,
- * or the last N with --window) in folded, speedscope, pprof or SVG form and writes it out. When
+ * or the last N with --window; a service's off-CPU profile with --kind offcpu, always from the
+ * window) in folded, speedscope, pprof or SVG form and writes it out. When
  * no daemon answers and a pid was given, it records standalone through `pyrometer record`. */
 #define _GNU_SOURCE /* asprintf */
 #include <errno.h>
@@ -23,7 +24,7 @@ struct profile_args {
 	const char *service, *output, *format;
 	long seconds;
 	int pid;
-	bool window, json;
+	bool window, json, offcpu;
 };
 
 struct progress {
@@ -42,6 +43,8 @@ static void usage(FILE *f)
 		      "  -p, --pid PID          profile one process (recorded standalone if no daemon answers)\n"
 		      "  -d, --seconds N        length of the profile, 1..3600 (default 10)\n"
 		      "  -w, --window           the last N seconds of the daemon's history instead of the next N\n"
+		      "  -k, --kind K           cpu (default) or offcpu: where the service waited, weighted in ns\n"
+		      "                         (by reason, Python stack and syscall; from the history, per service)\n"
 		      "  -f, --format F         folded (default), speedscope, pprof or svg\n"
 		      "  -o, --output FILE      write there instead of stdout\n"
 		      "      --json             print a JSON summary of what was written (needs -o)\n" CLIENT_USAGE, f);
@@ -76,6 +79,7 @@ static int parse_args(int argc, char **argv, struct profile_args *a)
 		{ "seconds", required_argument, NULL, 'd' }, { "window", no_argument, NULL, 'w' },
 		{ "format", required_argument, NULL, 'f' },  { "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' },          { "help", no_argument, NULL, 'h' },
+		{ "kind", required_argument, NULL, 'k' },
 		CLIENT_LONG_OPTIONS, {},
 	};
 	int c, r;
@@ -83,7 +87,7 @@ static int parse_args(int argc, char **argv, struct profile_args *a)
 	a->seconds = 10;
 	a->format = "folded";
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:p:d:wf:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:p:d:wk:f:o:h", opts, NULL)) != -1) {
 		r = client_opt(&a->co, c, optarg);
 		if (r < 0) {
 			usage(stderr);
@@ -110,6 +114,11 @@ static int parse_args(int argc, char **argv, struct profile_args *a)
 		case 'w':
 			a->window = true;
 			break;
+		case 'k':
+			if (strcmp(optarg, "cpu") && strcmp(optarg, "offcpu"))
+				return usage_error("unknown --kind '%s' (cpu, offcpu)", optarg);
+			a->offcpu = !strcmp(optarg, "offcpu");
+			break;
 		case 'f':
 			if (!valid_format(optarg))
 				return usage_error("unknown --format '%s' (folded, speedscope, pprof, svg)", optarg);
@@ -135,6 +144,10 @@ static int parse_args(int argc, char **argv, struct profile_args *a)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (!a->service == !a->pid)
 		return usage_error("profile needs exactly one of --service NAME or --pid PID");
+	if (a->offcpu && !a->service)
+		return usage_error("--kind offcpu profiles are per service: give --service NAME");
+	if (a->offcpu)
+		a->window = true; /* off-CPU profiles come from the daemon's history */
 	if (a->json && (!a->output || !strcmp(a->output, "-")))
 		return usage_error("--json needs -o FILE (the profile itself goes to stdout otherwise)");
 	return -1;
@@ -185,6 +198,7 @@ static void print_summary(const struct profile_args *a, const char *source)
 	else
 		json_object_object_add(o, "pid", json_object_new_int(a->pid));
 	json_object_object_add(o, "mode", json_object_new_string(a->window ? "window" : "capture"));
+	json_object_object_add(o, "kind", json_object_new_string(a->offcpu ? "offcpu" : "cpu"));
 	json_object_object_add(o, "seconds", json_object_new_int64(a->seconds));
 	json_object_object_add(o, "format", json_object_new_string(a->format));
 	json_object_object_add(o, "output", json_object_new_string(a->output));
@@ -222,8 +236,8 @@ static char *request_path(struct client *c, const struct profile_args *a)
 	if (a->service && !(esc = client_escape(c, a->service)))
 		return NULL;
 	if (esc)
-		n = asprintf(&path, "/api/v1/profile?service=%s&seconds=%ld&mode=%s&format=%s", esc, a->seconds,
-			     a->window ? "window" : "capture", a->format);
+		n = asprintf(&path, "/api/v1/profile?service=%s&seconds=%ld&mode=%s&format=%s&kind=%s", esc,
+			     a->seconds, a->window ? "window" : "capture", a->format, a->offcpu ? "offcpu" : "cpu");
 	else
 		n = asprintf(&path, "/api/v1/profile?pid=%d&seconds=%ld&mode=%s&format=%s", a->pid, a->seconds,
 			     a->window ? "window" : "capture", a->format);

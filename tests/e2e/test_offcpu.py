@@ -147,6 +147,14 @@ class Verdicts(unittest.TestCase):
                 for name, verdict, *_ in WORKLOADS:
                     self.assertRegex(r.stdout, rf"{re.escape(name)}\s+{re.escape(verdict)}")
                 self.assertIn("tight CPU loop in spin_cpu", r.stdout)
+                # and through the CLI: `pyrometer profile --kind offcpu`, rooted in the wait's reason
+                r = lib.run_cli("profile", "--server", d.url, "--service", "pmoff-disk.service", "--kind", "offcpu",
+                                "--seconds", "20")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                disk = sum(ns for st, ns in lib.parse_folded(r.stdout).items()
+                           if st[0] == "[disk]" and any(lib.frame_name(f) == "write_synced" for f in st))
+                print(f"  profile --kind offcpu: {disk / 1e9:.2f} s in [disk] under write_synced")
+                self.assertGreater(disk, 1e8, r.stdout[:2000])
         finally:
             for p in procs:
                 lib.stop(p)
@@ -278,16 +286,28 @@ class AgainstOffcputime(unittest.TestCase):
             lib.cgroup_remove(move)
 
 
+# The daemon in a mount namespace of its own in which tracefs is not mounted (the host's mounts stay
+# as they are): it has to mount tracefs itself ...
+NO_TRACEFS = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+              "for m in /sys/kernel/tracing /sys/kernel/debug/tracing /sys/kernel/debug; do "
+              "while umount $m 2>/dev/null; do :; done; done; exec \"$@\"", "sh"]
+# ... and without CAP_SYS_ADMIN that mount fails (EPERM, as in the systemd unit): the raw fallback.
+NO_MOUNT = NO_TRACEFS + ["setpriv", "--bounding-set", "-sys_admin", "--"]
+HOOK_TRACEPOINTS = "event loops: hooked on the syscalls/{sys_enter_epoll_wait, sys_enter_epoll_pwait"
+HOOK_RAW = "event loops: hooked on the raw sys_enter tracepoint"
+
+
 class BlockedEventLoop(unittest.TestCase):
     def setUp(self):
         lib.require_root(self)
 
-    def run_app(self, mode):
+    def run_app(self, mode, prefix=()):
+        """Findings, loop stretches and stalls of the service, and the daemon's log."""
         move = lib.cgroup_service(f"pmoff-aio-{mode}.service")
         p = start("aio_app.py", mode, cgroup=move)
         port = p.ready_line[1]
         try:
-            with lib.Daemon() as d:
+            with lib.Daemon(prefix=prefix) as d:
                 time.sleep(1.5)  # tracked
                 r = subprocess.run(["wrk", "-t1", "-c4", "-d4s", f"http://127.0.0.1:{port}/slow"],
                                    capture_output=True, text=True, timeout=60)
@@ -300,13 +320,35 @@ class BlockedEventLoop(unittest.TestCase):
                 stretches = metric_sum(text, "pyrometer_event_loop_stretch_seconds_count",
                                        service=f"pmoff-aio-{mode}.service")
                 return findings, stretches, metric_sum(text, "pyrometer_event_loop_stalls_total",
-                                                       service=f"pmoff-aio-{mode}.service")
+                                                       service=f"pmoff-aio-{mode}.service"), d.logtext()
         finally:
             lib.stop(p)
             lib.cgroup_remove(move)
 
+    def hook_line(self, log, want):
+        lines = [l for l in log.splitlines() if "event loops: hooked on" in l]
+        print(f"  {lines[0] if lines else log[:400]}")
+        self.assertEqual(len(lines), 1, log)
+        self.assertIn(want, lines[0])
+        return lines[0]
+
     def test_time_sleep_in_handler_blocks_the_loop(self):
-        findings, stretches, stalls = self.run_app("sync")
+        findings, stretches, stalls, log = self.run_app("sync")
+        self.hook_line(log, HOOK_TRACEPOINTS)
+        self.assert_blocked(findings, stretches, stalls)
+
+    def test_blocked_loop_when_tracefs_is_not_mounted(self):
+        findings, stretches, stalls, log = self.run_app("sync", prefix=NO_TRACEFS)
+        self.assertIn("mounted by pyrometerd", self.hook_line(log, HOOK_TRACEPOINTS))
+        self.assert_blocked(findings, stretches, stalls)
+
+    def test_blocked_loop_on_the_raw_sys_enter_fallback(self):
+        findings, stretches, stalls, log = self.run_app("sync", prefix=NO_MOUNT)
+        self.assertIn("mounting it at /sys/kernel/tracing failed: Operation not permitted",
+                      self.hook_line(log, HOOK_RAW))
+        self.assert_blocked(findings, stretches, stalls)
+
+    def assert_blocked(self, findings, stretches, stalls):
         loops = [f for f in findings if f["kind"] == "blocked-event-loop"]
         for f in loops:
             print(f"  {f['title']} at {f['code']}: {f['evidence']['stalls']} stalls, "
@@ -324,7 +366,7 @@ class BlockedEventLoop(unittest.TestCase):
         self.assertGreater(stretches, stalls)
 
     def test_await_asyncio_sleep_does_not(self):
-        findings, stretches, stalls = self.run_app("async")
+        findings, stretches, stalls, _ = self.run_app("async")
         loops = [f for f in findings if f["kind"] == "blocked-event-loop"]
         self.assertEqual(loops, [])
         self.assertEqual(stalls, 0)
