@@ -24,11 +24,18 @@
 #include "offfind.h"
 #include "service.h"
 #include "source.h"
+#include "tracefs.h"
 
 #define DRAIN_BATCH 256
 #define DRAIN_NS 1000000000ULL
 #define LOOP_SAMPLE_HZ 99
 #define SRC_MAX_BYTES (4 << 20)
+#define LOOP_TPS 3      /* the per-syscall variant of the event-loop hook: one per epoll call */
+#define LOOP_TPS_NEEDED 2 /* epoll_pwait2 (Linux 5.11) may be missing; the others must be there */
+#define SCHED_LINKS 3
+
+static const char *const loop_tp_names[LOOP_TPS] = { "sys_enter_epoll_wait", "sys_enter_epoll_pwait",
+						     "sys_enter_epoll_pwait2" };
 
 struct pidrow {
 	pid_t pid;
@@ -38,9 +45,12 @@ struct pidrow {
 struct offcpu {
 	struct engine *e;
 	struct offcpu_bpf *skel;
-	struct bpf_link *links[5];
-	struct bpf_link **plinks;
-	int *pfds, ncpus;
+	struct bpf_link *links[SCHED_LINKS + LOOP_TPS]; /* the sched programs, then the loop hook(s) */
+	int loop_tp_ids[LOOP_TPS]; /* tracepoint ids the per-syscall variant attaches to (0: none) */
+	bool loop_raw;             /* the raw sys_enter variant instead */
+	char loop_why[192];        /* why that variant, for the start-up log line */
+	struct bpf_link **plinks; /* the loop sampler's, one per CPU; each owns its perf event fd */
+	int ncpus;
 	struct ring_buffer *rb;
 	struct offagg *agg;
 	struct offfind *find;
@@ -90,37 +100,149 @@ static int attach_loop_sampler(struct offcpu *s)
 	if (s->ncpus <= 0)
 		return s->ncpus ? s->ncpus : -ENODEV;
 	s->plinks = calloc(s->ncpus, sizeof(*s->plinks));
-	s->pfds = calloc(s->ncpus, sizeof(*s->pfds));
-	if (!s->plinks || !s->pfds)
+	if (!s->plinks)
 		return -ENOMEM;
 	for (int cpu = 0; cpu < s->ncpus; cpu++) {
-		int fd = open_cpu_clock(cpu, LOOP_SAMPLE_HZ);
+		int fd = open_cpu_clock(cpu, LOOP_SAMPLE_HZ), err;
 
-		s->pfds[cpu] = fd;
 		if (fd == -ENODEV)
 			continue;
 		if (fd < 0)
 			return fd;
 		s->plinks[cpu] = bpf_program__attach_perf_event(s->skel->progs.on_loop_sample, fd);
-		if (!s->plinks[cpu])
-			return -errno;
+		if (!s->plinks[cpu]) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
 	}
 	return 0;
 }
 
+/* ---- the event-loop hook: per-syscall tracepoints, else raw sys_enter ------------------------ */
+
+static void loop_tp_progs(struct offcpu *s, struct bpf_program *progs[LOOP_TPS])
+{
+	progs[0] = s->skel->progs.on_epoll_wait;
+	progs[1] = s->skel->progs.on_epoll_pwait;
+	progs[2] = s->skel->progs.on_epoll_pwait2;
+}
+
+/* Decides, before load, which variant hooks event-loop polls: the syscalls/sys_enter_epoll_*
+ * tracepoints when tracefs lists them (mounting tracefs if needed), else the raw sys_enter
+ * program, which costs every syscall on the host. Fills loop_tp_ids or loop_raw, and loop_why. */
+static void choose_loop_hook(struct offcpu *s)
+{
+	struct tracefs t;
+	int err = tracefs_open(&t);
+
+	s->loop_raw = true;
+	if (err) {
+		if (t.mount_err)
+			snprintf(s->loop_why, sizeof(s->loop_why),
+				 "tracefs is not mounted and mounting it at %s failed: %s", TRACEFS_MOUNTPOINT,
+				 strerror(-t.mount_err));
+		else
+			snprintf(s->loop_why, sizeof(s->loop_why), "tracefs lists no events at %s or %s",
+				 TRACEFS_MOUNTPOINT, TRACEFS_UNDER_DEBUGFS);
+		return;
+	}
+	for (int i = 0; i < LOOP_TPS; i++) {
+		int id = tracefs_event_id(t.root, "syscalls", loop_tp_names[i]);
+
+		if (id < 0 && i < LOOP_TPS_NEEDED) {
+			snprintf(s->loop_why, sizeof(s->loop_why), "tracefs at %s has no syscalls/%s: %s", t.root,
+				 loop_tp_names[i], strerror(-id));
+			memset(s->loop_tp_ids, 0, sizeof(s->loop_tp_ids));
+			return;
+		}
+		s->loop_tp_ids[i] = id > 0 ? id : 0;
+	}
+	s->loop_raw = false;
+	snprintf(s->loop_why, sizeof(s->loop_why), "tracefs at %s%s", t.root,
+		 t.mounted ? ", mounted by pyrometerd" : "");
+}
+
+/* Exactly one variant is loaded; with loop_stall_ms = 0 neither is. */
+static void set_loop_autoload(struct offcpu *s)
+{
+	struct bpf_program *tps[LOOP_TPS];
+
+	if (s->stall_ns)
+		choose_loop_hook(s);
+	loop_tp_progs(s, tps);
+	for (int i = 0; i < LOOP_TPS; i++)
+		bpf_program__set_autoload(tps[i], s->stall_ns && !s->loop_raw && s->loop_tp_ids[i]);
+	bpf_program__set_autoload(s->skel->progs.on_sys_enter, s->stall_ns && s->loop_raw);
+	bpf_program__set_autoload(s->skel->progs.on_loop_sample, s->stall_ns);
+}
+
+/* Attaches by the ids read from tracefs rather than by name, so libbpf's own choice of tracefs
+ * path (made once per process) cannot disagree with where tracefs_open found it. */
+static int attach_loop_hook(struct offcpu *s)
+{
+	struct bpf_link **links = s->links + SCHED_LINKS;
+	struct bpf_program *tps[LOOP_TPS];
+
+	if (s->loop_raw) {
+		links[0] = bpf_program__attach(s->skel->progs.on_sys_enter);
+		return links[0] ? 0 : -errno;
+	}
+	loop_tp_progs(s, tps);
+	for (int i = 0; i < LOOP_TPS; i++) {
+		int fd, err;
+
+		if (!s->loop_tp_ids[i])
+			continue;
+		fd = tracefs_perf_open(s->loop_tp_ids[i]);
+		if (fd < 0)
+			return fd;
+		links[i] = bpf_program__attach_perf_event(tps[i], fd); /* the link owns fd from here */
+		if (!links[i]) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void log_loop_hook(const struct offcpu *s)
+{
+	char names[128] = "";
+	size_t n = 0;
+
+	if (!s->stall_ns) {
+		fprintf(stderr, "pyrometerd: event-loop stall detection is off (loop_stall_ms = 0): no syscall hook\n");
+		return;
+	}
+	if (s->loop_raw) {
+		fprintf(stderr, "pyrometerd: event loops: hooked on the raw sys_enter tracepoint, which runs for every "
+			"syscall on the host, because %s\n", s->loop_why);
+		return;
+	}
+	for (int i = 0; i < LOOP_TPS; i++)
+		if (s->loop_tp_ids[i] && n < sizeof(names))
+			n += snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", loop_tp_names[i]);
+	fprintf(stderr, "pyrometerd: event loops: hooked on the syscalls/{%s} tracepoints (%s); other syscalls "
+		"pay only the kernel's bitmap test\n", names, s->loop_why);
+}
+
 static int attach(struct offcpu *s)
 {
-	struct bpf_program *progs[] = { s->skel->progs.on_switch, s->skel->progs.on_wakeup,
-					s->skel->progs.on_wakeup_new, s->stall_ns ? s->skel->progs.on_sys_enter : NULL };
+	struct bpf_program *progs[SCHED_LINKS] = { s->skel->progs.on_switch, s->skel->progs.on_wakeup,
+						   s->skel->progs.on_wakeup_new };
+	int err;
 
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		if (!progs[i])
-			continue;
+	for (size_t i = 0; i < SCHED_LINKS; i++) {
 		s->links[i] = bpf_program__attach(progs[i]);
 		if (!s->links[i])
 			return -errno;
 	}
-	return s->stall_ns ? attach_loop_sampler(s) : 0;
+	if (!s->stall_ns)
+		return 0;
+	err = attach_loop_hook(s);
+	return err ? err : attach_loop_sampler(s);
 }
 
 static int on_stall_record(void *ctx, void *data, size_t len);
@@ -142,10 +264,7 @@ static int load(struct offcpu *s, struct engine *e, const struct engine_opts *o)
 		return -errno;
 	s->skel->rodata->max_depth = depth;
 	s->skel->rodata->stall_ns = s->stall_ns ? s->stall_ns : ~0ULL;
-	if (!s->stall_ns) { /* no event-loop tracking: not even loaded */
-		bpf_program__set_autoload(s->skel->progs.on_sys_enter, false);
-		bpf_program__set_autoload(s->skel->progs.on_loop_sample, false);
-	}
+	set_loop_autoload(s);
 	bpf_map__set_value_size(s->skel->maps.py_stacks, s->stack_value_size);
 	if (o->cpu.max_stacks)
 		bpf_map__set_max_entries(s->skel->maps.py_stacks, o->cpu.max_stacks);
@@ -168,10 +287,7 @@ static void offcpu_stop(void *state)
 	if (!s)
 		return;
 	for (int i = 0; s->plinks && i < s->ncpus; i++)
-		bpf_link__destroy(s->plinks[i]);
-	for (int i = 0; s->pfds && i < s->ncpus; i++)
-		if (s->pfds[i] >= 0)
-			close(s->pfds[i]);
+		bpf_link__destroy(s->plinks[i]); /* closes its perf event too */
 	for (size_t i = 0; i < sizeof(s->links) / sizeof(s->links[0]); i++)
 		bpf_link__destroy(s->links[i]);
 	ring_buffer__free(s->rb);
@@ -180,7 +296,6 @@ static void offcpu_stop(void *state)
 	offfind_free(s->find);
 	prof_free(s->scratch);
 	free(s->plinks);
-	free(s->pfds);
 	free(s->stack_buf);
 	free(s->pids);
 	free(s);
@@ -211,6 +326,7 @@ static int offcpu_start(struct engine *e, const struct engine_opts *o, void **st
 	err = load(s, e, o);
 	if (err)
 		goto fail;
+	log_loop_hook(s);
 	s->last_drain_ns = mono_ns();
 	*state = s;
 	return 0;

@@ -98,16 +98,17 @@ def free_port():
 
 
 class Daemon:
-    """build/pyrometerd on a free loopback port with a temporary config; stopped on exit."""
+    """build/pyrometerd on a free loopback port with a temporary config; stopped on exit. prefix is
+    a command that execs the rest of its arguments (so the daemon keeps its pid), e.g. unshare."""
 
-    def __init__(self, *flags, config_text=""):
+    def __init__(self, *flags, config_text="", prefix=()):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="pyrometerd-")
         self.config = os.path.join(self.dir, "pyrometer.conf")
         with open(self.config, "w") as f:
             f.write(config_text)
         self.log = open(os.path.join(self.dir, "log"), "w+")
-        self.p = subprocess.Popen([DAEMON, "--config", self.config, "--listen", f"127.0.0.1:{self.port}",
+        self.p = subprocess.Popen([*prefix, DAEMON, "--config", self.config, "--listen", f"127.0.0.1:{self.port}",
                                    *map(str, flags)], stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 20
