@@ -173,18 +173,44 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* A connection to the server on port. Each exchange leaves a TIME_WAIT socket behind, so after
+ * some 100,000 runs the loopback's ephemeral ports can all be taken for a moment (EADDRNOTAVAIL):
+ * wait for some to expire. Any other failure means the server stopped accepting: a finding. */
+static int connect_loopback(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int tries = 0; tries < 3000; tries++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+
+		if (fd < 0) {
+			fprintf(stderr, "fuzz_httpreq: socket: %s\n", strerror(errno));
+			abort();
+		}
+		if (!connect(fd, (struct sockaddr *)&a, sizeof(a)))
+			return fd;
+		e = errno;
+		close(fd);
+		if (e != EADDRNOTAVAIL && e != EAGAIN) {
+			fprintf(stderr, "fuzz_httpreq: connect to port %u: %s: the server stopped accepting\n", port,
+				strerror(e));
+			abort();
+		}
+		usleep(20000);
+	}
+	fprintf(stderr, "fuzz_httpreq: no ephemeral port came free in 60 s\n");
+	abort();
+}
+
 /* Sends req, half-closes, and reads the answer until the server closes (or 5 s pass). */
 static size_t exchange(uint16_t port, const uint8_t *req, size_t len, char *out, size_t cap)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct timeval tv = { 5, 0 };
 	size_t got = 0;
 	ssize_t r;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = connect_loopback(port);
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		abort(); /* the server stopped accepting: a finding */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	for (size_t off = 0; off < len; off += (size_t)r) {
