@@ -57,6 +57,7 @@ static int attach_all_cpus(struct cpu_sampler *s, unsigned rate_hz)
 		s->links[cpu] = bpf_program__attach_perf_event(s->skel->progs.on_cpu_sample, fd);
 		if (!s->links[cpu])
 			return -errno;
+		s->pfds[cpu] = -1; /* the link owns the perf event now: destroying it closes the fd */
 		attached++;
 	}
 	return attached ? 0 : -ENODEV;
