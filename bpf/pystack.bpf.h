@@ -46,6 +46,13 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
 	return h * 0xff51afd7ed558ccdULL;
 }
 
+/* span (1..PY_FRAME_SPAN, checked by the caller) in a form the verifier bounds at the read itself:
+ * a mask survives the compiler, a clamp may be hoisted away from the call. */
+static __always_inline __u32 frame_read_size(__u32 span)
+{
+	return ((span - 1) & (PY_FRAME_SPAN - 1)) + 1;
+}
+
 static __always_inline __u64 frame_u64(const struct py_frame_bytes *fb, __u32 off)
 {
 	__u64 v = 0;
@@ -86,9 +93,7 @@ static long walk_step(__u32 i, void *data)
 		c->done = true;
 		return 1;
 	}
-	if (span > PY_FRAME_SPAN)
-		span = PY_FRAME_SPAN;
-	if (bpf_probe_read_user(fb->b, span, (void *)c->frame)) {
+	if (bpf_probe_read_user(fb->b, frame_read_size(span), (void *)c->frame)) {
 		c->st->flags |= PM_STACK_READ_ERROR;
 		c->done = true;
 		return 1;
