@@ -117,7 +117,7 @@ static __always_inline void sock_io(struct sock *sk, int ret, int dir)
 	__sync_fetch_and_add(&p->bytes[kind][dir & 1], ret);
 	__sync_fetch_and_add(&p->ops[kind][dir & 1], 1);
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	nr = regs ? BPF_CORE_READ(regs, orig_ax) : -1;
+	nr = regs ? regs->orig_ax : -1; /* a BTF pointer: a plain load */
 	if (nr == NR_read || nr == NR_write || nr == NR_readv || nr == NR_writev) {
 		__sync_fetch_and_add(&p->vfs_bytes[dir & 1], ret);
 		__sync_fetch_and_add(&p->vfs_ops[dir & 1], 1);

@@ -46,6 +46,14 @@ struct {
 	__type(value, struct pm_db_conn);
 } db_conns SEC(".maps");
 
+/* Each sending thread's PyThreadState, so a query's stack walk starts at its frames. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct py_tstate_cache);
+} db_threads SEC(".maps");
+
 /* value_size is shrunk by userspace to 8 + max_depth * 16 before load */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -145,6 +153,7 @@ static __always_inline void set_state(struct pm_db_conn_key *k, __u8 state, stru
  * remember the thread's Python stack. */
 static __always_inline __u64 query_stack(const struct pm_proc_cfg *cfg, __u8 state, const __u8 *first)
 {
+	struct py_tstate_cache *tc;
 	struct pm_py_stack *st;
 	__u32 zero = 0;
 	__u64 hash;
@@ -156,7 +165,10 @@ static __always_inline __u64 query_stack(const struct pm_proc_cfg *cfg, __u8 sta
 	st = bpf_map_lookup_elem(&db_stack_scratch, &zero);
 	if (!st)
 		return 0;
-	hash = py_stack_capture(st, cfg, max_depth);
+	tc = bpf_task_storage_get(&db_threads, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	hash = tc ? py_stack_walk(st, cfg, max_depth, py_cached_tstate(cfg, tc)) : py_stack_capture(st, cfg, max_depth);
+	if (tc && (st->flags & PM_STACK_READ_ERROR))
+		tc->tstate = 0; /* look it up afresh next time */
 	/* a loop sends the same stack again and again: store it once */
 	if (hash && !bpf_map_lookup_elem(&db_stacks, &hash) && bpf_map_update_elem(&db_stacks, &hash, st, BPF_ANY)) {
 		stat_inc(PM_DB_STAT_STACK_FULL);
@@ -211,28 +223,29 @@ static __always_inline int msg_buffer(struct xfer *x, __u64 msgp)
  * sendmmsg, splice, a kernel socket). */
 static __always_inline int syscall_buffer(struct xfer *x)
 {
+	/* a BTF pointer: plain loads (the JIT's guarded PROBE_MEM), not a helper call per field */
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	long nr;
 
 	if (!regs)
 		return -1;
-	nr = BPF_CORE_READ(regs, orig_ax);
-	x->fd = (int)BPF_CORE_READ(regs, di);
+	nr = regs->orig_ax;
+	x->fd = (int)regs->di;
 	x->whole = 1;
 	switch (nr) {
 	case NR_read:
 	case NR_write:
 	case NR_sendto:
 	case NR_recvfrom:
-		x->buf = BPF_CORE_READ(regs, si);
-		x->len = BPF_CORE_READ(regs, dx);
+		x->buf = regs->si;
+		x->len = regs->dx;
 		return 0;
 	case NR_readv:
 	case NR_writev:
-		return iov_buffer(x, BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx));
+		return iov_buffer(x, regs->si, regs->dx);
 	case NR_sendmsg:
 	case NR_recvmsg:
-		return msg_buffer(x, BPF_CORE_READ(regs, si));
+		return msg_buffer(x, regs->si);
 	}
 	return -1;
 }

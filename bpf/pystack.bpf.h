@@ -205,6 +205,30 @@ static __always_inline __u64 py_stack_walk(struct pm_py_stack *st, const struct 
 	return st->nframes ? mix(c.hash, st->nframes) | 1 : 0;
 }
 
+/* A thread's PyThreadState remembered between captures (a thread keeps its thread state for life;
+ * looked up again when fsbase changes, after a read error, or every PY_TSTATE_MAX_USES uses). */
+struct py_tstate_cache {
+	__u64 tstate;
+	__u64 fsbase;
+	__u32 uses;
+	__u32 pad;
+};
+
+#define PY_TSTATE_MAX_USES 256
+
+static __always_inline __u64 py_cached_tstate(const struct pm_proc_cfg *cfg, struct py_tstate_cache *tc)
+{
+	__u64 fsbase = BPF_CORE_READ(bpf_get_current_task_btf(), thread.fsbase);
+
+	if (tc->fsbase != fsbase || !tc->tstate || tc->uses >= PY_TSTATE_MAX_USES) {
+		tc->tstate = current_tstate(cfg);
+		tc->fsbase = fsbase;
+		tc->uses = 0;
+	}
+	tc->uses++;
+	return tc->tstate;
+}
+
 /* Captures the current thread's Python stack into *st; see py_stack_walk(). */
 static __always_inline __u64 py_stack_capture(struct pm_py_stack *st, const struct pm_proc_cfg *cfg, __u32 depth)
 {
