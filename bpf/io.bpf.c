@@ -76,9 +76,9 @@ static __always_inline struct pm_io_proc *proc_io(__u32 pid)
 
 static __always_inline __u32 sock_kind(struct sock *sk, __u16 *family)
 {
-	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+	__u16 proto = sk->sk_protocol; /* the tracepoint's BTF pointer: plain loads */
 
-	*family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	*family = sk->__sk_common.skc_family;
 	if (*family == AF_UNIX)
 		return PM_IO_UNIX;
 	if (*family != AF_INET && *family != AF_INET6)

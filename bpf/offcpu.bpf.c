@@ -162,7 +162,7 @@ static __always_inline void stat_inc(__u32 idx)
 /* The kind of file behind fd of task t (which must be current). */
 static __always_inline __u16 fd_reason(struct task_struct *t, long fd)
 {
-	struct files_struct *files = BPF_CORE_READ(t, files);
+	struct files_struct *files = t->files; /* BTF pointers: plain loads, no helper calls */
 	struct fdtable *fdt;
 	struct file **fds, *f = NULL;
 	unsigned int max;
@@ -170,11 +170,11 @@ static __always_inline __u16 fd_reason(struct task_struct *t, long fd)
 
 	if (!files || fd < 0)
 		return PM_OFF_OTHER;
-	fdt = BPF_CORE_READ(files, fdt);
-	max = BPF_CORE_READ(fdt, max_fds);
+	fdt = files->fdt;
+	max = fdt->max_fds;
 	if ((unsigned long)fd >= max)
 		return PM_OFF_OTHER;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return PM_OFF_OTHER;
 	mode = BPF_CORE_READ(f, f_inode, i_mode);
@@ -219,14 +219,14 @@ static __always_inline __u16 classify(struct task_struct *t, unsigned int state,
 	switch (nr) {
 	case NR_futex:
 	case NR_futex_waitv:
-		return futex_reason(pid, BPF_CORE_READ(regs, di));
+		return futex_reason(pid, regs->di);
 	case NR_nanosleep:
 	case NR_clock_nanosleep:
 		return PM_OFF_SLEEP;
 	case NR_select:
 	case NR_pselect6:
 		/* no fds: CPython <= 3.10's time.sleep */
-		return BPF_CORE_READ(regs, di) ? PM_OFF_POLL : PM_OFF_SLEEP;
+		return regs->di ? PM_OFF_POLL : PM_OFF_SLEEP;
 	case NR_epoll_wait:
 	case NR_epoll_pwait:
 	case NR_epoll_pwait2:
@@ -235,7 +235,7 @@ static __always_inline __u16 classify(struct task_struct *t, unsigned int state,
 		return PM_OFF_POLL;
 	case NR_poll:
 	case NR_ppoll:
-		return poll_reason(t, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si));
+		return poll_reason(t, regs->di, regs->si);
 	case NR_connect:
 	case NR_sendto:
 	case NR_recvfrom:
@@ -253,7 +253,7 @@ static __always_inline __u16 classify(struct task_struct *t, unsigned int state,
 	case NR_preadv:
 	case NR_pwritev:
 	case NR_sendfile:
-		return fd_reason(t, BPF_CORE_READ(regs, di));
+		return fd_reason(t, regs->di);
 	}
 	return PM_OFF_OTHER;
 }
@@ -332,7 +332,7 @@ static __always_inline void count_add(struct pm_off_key *k, __u64 ns)
 static __always_inline __u64 thread_tstate(const struct pm_proc_cfg *cfg, struct task_state *ts)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	__u64 fsbase = task->thread.fsbase;
 
 	if (!ts || ts->tstate_fsbase != fsbase || !ts->tstate || ts->tstate_uses >= TSTATE_MAX_USES) {
 		__u64 t = current_tstate(cfg);
@@ -470,7 +470,7 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt, u
 	}
 	ts->wake_ts = 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
-	nr = regs ? BPF_CORE_READ(regs, orig_ax) : -1;
+	nr = regs ? regs->orig_ax : -1;
 	if (nr >= 0 && nr < PM_OFF_NO_SYSCALL)
 		ts->syscall = (__u16)nr;
 	ts->reason = classify(prev, state, pid, nr, regs);

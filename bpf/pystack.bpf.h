@@ -144,7 +144,7 @@ static __always_inline __u32 frame_span(const struct pm_walk_offsets *off)
 static __always_inline __u64 current_tstate(const struct pm_proc_cfg *cfg)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	__u64 fsbase = task->thread.fsbase; /* a BTF pointer: a plain load */
 	__u64 tstate = 0, thread_id = 0;
 	__s32 key = -1;
 
@@ -218,7 +218,7 @@ struct py_tstate_cache {
 
 static __always_inline __u64 py_cached_tstate(const struct pm_proc_cfg *cfg, struct py_tstate_cache *tc)
 {
-	__u64 fsbase = BPF_CORE_READ(bpf_get_current_task_btf(), thread.fsbase);
+	__u64 fsbase = bpf_get_current_task_btf()->thread.fsbase;
 
 	if (tc->fsbase != fsbase || !tc->tstate || tc->uses >= PY_TSTATE_MAX_USES) {
 		tc->tstate = current_tstate(cfg);
