@@ -173,9 +173,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* A connection to the server on port. Each exchange leaves a TIME_WAIT socket behind, so after
- * some 100,000 runs the loopback's ephemeral ports can all be taken for a moment (EADDRNOTAVAIL):
- * wait for some to expire. Any other failure means the server stopped accepting: a finding. */
+/* A connection to the server on port. libFuzzer's timer signal can interrupt connect (EINTR: try
+ * again on a fresh socket); each exchange leaves a TIME_WAIT socket behind, so after some 100,000
+ * runs the loopback's ephemeral ports can all be taken for a moment (EADDRNOTAVAIL: wait for some
+ * to expire). Any other failure means the server stopped accepting: a finding. */
 static int connect_loopback(uint16_t port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -192,6 +193,8 @@ static int connect_loopback(uint16_t port)
 			return fd;
 		e = errno;
 		close(fd);
+		if (e == EINTR)
+			continue;
 		if (e != EADDRNOTAVAIL && e != EAGAIN) {
 			fprintf(stderr, "fuzz_httpreq: connect to port %u: %s: the server stopped accepting\n", port,
 				strerror(e));
@@ -215,12 +218,20 @@ static size_t exchange(uint16_t port, const uint8_t *req, size_t len, char *out,
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	for (size_t off = 0; off < len; off += (size_t)r) {
 		r = send(fd, req + off, len - off, MSG_NOSIGNAL);
-		if (r <= 0)
+		if (r < 0 && errno == EINTR)
+			r = 0;
+		else if (r <= 0)
 			break; /* the server may refuse early (431, 413) and close */
 	}
 	shutdown(fd, SHUT_WR);
-	while (got < cap - 1 && (r = recv(fd, out + got, cap - 1 - got, 0)) > 0)
+	while (got < cap - 1) {
+		r = recv(fd, out + got, cap - 1 - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
 		got += (size_t)r;
+	}
 	out[got] = '\0';
 	close(fd);
 	return got;
