@@ -138,9 +138,15 @@ class Daemon(unittest.TestCase):
 
     def test_big_read_names_the_line(self):
         want = f"load_everything ({WORK}:{line_of('data = f.read()')})"
-        spikes = wait_for(lambda: self.findings("memory-spike", self.reader.pid), 40)
+        # the finding appears once the episode passes the 100 MiB threshold and its evidence grows
+        # with the episode (a read still in flight on a busy host showed 138 of 200 MiB): wait for
+        # the whole episode, then check it
+        whole = lambda: [x for x in self.findings("memory-spike", self.reader.pid)
+                         if x["evidence"]["bytes"] >= 0.85 * BIG]
+        spikes = wait_for(whole, 40) or self.findings("memory-spike", self.reader.pid)
         self.assertTrue(spikes, "no memory-spike finding for a 200 MB read")
         f = spikes[0]
+        print(f"  memory-spike: {f['evidence']['bytes'] / 2**20:.1f} MiB in {f['evidence']['seconds']} s at {f['code']}")
         self.assertEqual(f["code"], want)
         self.assertGreaterEqual(f["evidence"]["bytes"], 0.85 * BIG, f["evidence"])  # rss_stat moves in per-CPU batches: a few MB can land outside the episode
         self.assertLessEqual(f["evidence"]["bytes"], 2.5 * BIG, f["evidence"])
