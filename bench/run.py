@@ -294,8 +294,8 @@ def bench_offcpu(reps):
     added_floor1 = statistics.median(f - b for f in floor1)
     added_loops = statistics.median(x - b for x in loops)
     ratio1 = added_loops / added_floor1 if added_floor1 > 0 else float("nan")
-    rows.append(dict(name="added ns per syscall: pyrometerd, db_capture=false (offcpu's epoll-filtered sys_enter "
-                     "only) vs an empty sys_enter", target="<= 1.5x the floor",
+    rows.append(dict(name="added ns per syscall: pyrometerd, db_capture=false (offcpu's epoll hook on the "
+                     "per-syscall tracepoints) vs an empty sys_enter", target="<= 1.5x the floor",
                      result=f"{added_loops:.0f} ns vs {added_floor1:.0f} ns ({ratio1:.2f}x)", ok=ratio1 <= 1.5,
                      value=ratio1))
 
@@ -309,7 +309,8 @@ def bench_offcpu(reps):
         time.sleep(2)
         mine = set(prog_ids()) - before
         r0 = prog_runs(mine)
-        ns_per_syscall(3000000)
+        calls = 3000000
+        ns_per_syscall(calls)
         r1 = prog_runs(mine)
     finally:
         fl.stdin.close()
@@ -317,13 +318,15 @@ def bench_offcpu(reps):
         d.terminate()
         d.wait()
         subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=0"], check=False)
-    per = {n: (r1[n][1] - r0[n][1]) / (r1[n][0] - r0[n][0]) for n in r1
-           if n in r0 and r1[n][0] > r0[n][0] and n in ("on_sys_enter", "db_sys_enter", "db_sys_exit",
-                                                      "floor_enter", "floor_exit")}
-    rows.append(dict(name="BPF run time per syscall (bpf_stats): offcpu on_sys_enter (epoll filter) vs empty "
-                     "floor_enter", target="reported",
-                     result=", ".join(f"{n} {v:.1f} ns" for n, v in sorted(per.items())), ok=True,
-                     value=per.get("on_sys_enter", float("nan"))))
+    # every program that ran during the getppid loop: how often per syscall, and for how long
+    ran = {n: (r1[n][0] - r0[n][0], r1[n][1] - r0[n][1]) for n in r1 if n in r0 and r1[n][0] > r0[n][0]}
+    ours = sorted(n for n in ran if not n.startswith("floor_"))
+    per_call_ours = sum(ran[n][1] for n in ours) / calls
+    rows.append(dict(name="BPF programs run during a getppid loop (bpf_stats): runs per syscall x ns per run",
+                     target="reported",
+                     result=", ".join(f"{n} {ran[n][0] / calls:.2f} x {ran[n][1] / ran[n][0]:.1f} ns"
+                                      for n in sorted(ran)) + f"; pyrometerd's total {per_call_ours:.1f} ns/syscall",
+                     ok=True, value=per_call_ours))
 
     return rows + http_rows(reps)
 
@@ -419,11 +422,11 @@ def http_rows(reps):
             d.wait()
             subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=0"], check=False)
         hooks = []
-        for n in ("on_switch", "on_wakeup", "on_sys_enter", "on_send", "on_recv"):
+        for n in ("on_switch", "on_wakeup", "on_epoll_wait", "on_sys_enter", "on_send", "on_recv", "db_send", "db_recv"):
             if n in r0 and n in r1 and r1[n][0] > r0[n][0]:
                 runs = r1[n][0] - r0[n][0]
                 hooks.append(f"{n} {(r1[n][1] - r0[n][1]) / runs:.0f} ns x {runs / (t1 - t0):.0f}/s")
-        rows.append(dict(name="offcpu/io BPF hooks under that load (bpf_stats): run time x rate", target="reported",
+        rows.append(dict(name="offcpu/io/pgwire BPF hooks under that load (bpf_stats): run time x rate", target="reported",
                          result=", ".join(hooks), ok=True, value=0))
         rows += wrk_rows("daemon on", wrk["pyrometerd"], wrk["off"], "<= 2 % loss", 0.02)
         rows += wrk_rows("libbpf-tools offcputime (whole host) alongside", wrk["offcputime"], wrk["off"], "peer")
