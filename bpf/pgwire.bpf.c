@@ -46,6 +46,15 @@ struct {
 	__type(value, struct pm_db_conn);
 } db_conns SEC(".maps");
 
+/* Sockets known not to carry a database protocol we read (anything else, or TLS): marked on the
+ * socket itself, so their transfers cost one lookup and nothing else. Freed with the socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+} db_ignored SEC(".maps");
+
 /* Each sending thread's PyThreadState, so a query's stack walk starts at its frames. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -319,6 +328,11 @@ static __always_inline void emit(const struct xfer *x, __u64 stack)
 		stat_inc(PM_DB_STAT_EVENTS);
 }
 
+static __always_inline void ignore(struct sock *sk)
+{
+	bpf_sk_storage_get(&db_ignored, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+}
+
 static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u8 dir)
 {
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
@@ -330,14 +344,18 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 
 	if (ret <= 0 || !sk || (dir == PM_DB_RECV && (flags & MSG_PEEK)))
 		return;
+	if (bpf_sk_storage_get(&db_ignored, sk, 0, 0))
+		return;
 	cfg = bpf_map_lookup_elem(&py_procs, &pid);
 	if (!cfg || syscall_buffer(&x))
 		return;
 	stat_inc(PM_DB_STAT_CALLS);
 	k.fd = x.fd;
 	x.state = conn_state(&k, sk);
-	if (x.state == PM_DB_OTHER || x.state == PM_DB_TLS)
+	if (x.state == PM_DB_OTHER || x.state == PM_DB_TLS) {
+		ignore(sk);
 		return;
+	}
 	if (dir == PM_DB_RECV) {
 		if (x.state == PM_DB_UNSEEN)
 			set_state(&k, PM_DB_RECV_FIRST, sk);
@@ -352,8 +370,10 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 			x.state = classify(first, x.len < x.ret ? x.len : x.ret);
 			set_state(&k, x.state, sk);
 			stat_inc(x.state == PM_DB_OTHER ? PM_DB_STAT_NEW_OTHER : PM_DB_STAT_NEW_PG);
-			if (x.state == PM_DB_OTHER)
+			if (x.state == PM_DB_OTHER) {
+				ignore(sk);
 				return;
+			}
 		}
 		stack = query_stack(cfg, x.state, first);
 	}
