@@ -131,6 +131,10 @@ class Verdicts(unittest.TestCase):
                 self.assertIn(("pmoff-lock.service", "lock-bound"), by_svc)
                 self.assertIn(("pmoff-starved.service", "cpu-starved"), by_svc)
                 self.assertNotIn(("pmoff-idle.service", "idle"), by_svc)
+                # the net workload completes a 0.5 s wait about every 0.5 s: give the counts time to build
+                # up when the verdicts settled early
+                wait_for(lambda: (metric_sum(d.get("/metrics").decode(), "pyrometer_offcpu_block_seconds_count",
+                                             service="pmoff-net.service", reason="net") >= 3,), 20)
                 text = d.get("/metrics").decode()
                 self.assertEqual(metric_sum(text, "pyrometer_verdict", service="pmoff-net.service",
                                             verdict="io-bound:network"), 1)
