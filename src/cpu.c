@@ -1,67 +1,28 @@
 /* The CPU sampler's userspace half: open -> size maps -> load -> attach one cpu-clock perf event per
  * CPU -> drain counts with batched lookup-and-delete. See include/cpu.h. */
 #include <errno.h>
-#include <linux/perf_event.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "bpflog.h"
 #include "cpu.h"
+#include "perfclock.h"
 #include "cpu.skel.h"
 
 #define DRAIN_BATCH 512
 
 struct cpu_sampler {
 	struct cpu_bpf *skel;
-	struct bpf_link **links;
-	int *pfds;
+	struct bpf_link **links; /* one per CPU; each owns its perf event */
 	int ncpus;
 	size_t stack_value_size;
 	struct pm_py_stack *stack_buf;
 	uint64_t lost_stacks, drained_keys, period_ns;
 	bool kernel_stacks, user_stacks;
 };
-
-static int open_cpu_clock(int cpu, unsigned rate_hz)
-{
-	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.size = sizeof(attr),
-		.freq = 1,
-		.sample_freq = rate_hz,
-	};
-	int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-
-	return fd < 0 ? -errno : fd;
-}
-
-static int attach_all_cpus(struct cpu_sampler *s, unsigned rate_hz)
-{
-	int attached = 0;
-
-	for (int cpu = 0; cpu < s->ncpus; cpu++) {
-		int fd = open_cpu_clock(cpu, rate_hz);
-
-		s->pfds[cpu] = -1;
-		if (fd == -ENODEV) /* possible but offline CPU */
-			continue;
-		if (fd < 0)
-			return fd;
-		s->pfds[cpu] = fd;
-		s->links[cpu] = bpf_program__attach_perf_event(s->skel->progs.on_cpu_sample, fd);
-		if (!s->links[cpu])
-			return -errno;
-		s->pfds[cpu] = -1; /* the link owns the perf event now: destroying it closes the fd */
-		attached++;
-	}
-	return attached ? 0 : -ENODEV;
-}
 
 int cpu_sampler_open(const struct cpu_sampler_opts *opts, struct cpu_sampler **out)
 {
@@ -78,19 +39,15 @@ int cpu_sampler_open(const struct cpu_sampler_opts *opts, struct cpu_sampler **o
 		return -ENOMEM;
 	s->ncpus = libbpf_num_possible_cpus();
 	s->links = calloc(s->ncpus > 0 ? s->ncpus : 1, sizeof(*s->links));
-	s->pfds = calloc(s->ncpus > 0 ? s->ncpus : 1, sizeof(*s->pfds));
 	s->stack_buf = calloc(1, sizeof(*s->stack_buf));
 	s->stack_value_size = offsetof(struct pm_py_stack, frames) + depth * sizeof(struct pm_py_frame);
 	s->period_ns = 1000000000ULL / rate;
 	s->kernel_stacks = opts->kernel_stacks;
 	s->user_stacks = opts->user_stacks;
-	if (s->ncpus <= 0 || !s->links || !s->pfds || !s->stack_buf) {
+	if (s->ncpus <= 0 || !s->links || !s->stack_buf) {
 		err = s->ncpus <= 0 ? s->ncpus : -ENOMEM;
 		goto fail;
 	}
-	for (int i = 0; i < s->ncpus; i++)
-		s->pfds[i] = -1;
-
 	s->skel = cpu_bpf__open();
 	if (!s->skel) {
 		err = -errno;
@@ -108,9 +65,11 @@ int cpu_sampler_open(const struct cpu_sampler_opts *opts, struct cpu_sampler **o
 	err = cpu_bpf__load(s->skel);
 	if (err)
 		goto fail;
-	err = attach_all_cpus(s, rate);
-	if (err)
+	err = perfclock_attach(s->skel->progs.on_cpu_sample, rate, s->links, s->ncpus);
+	if (err <= 0) {
+		err = err ? err : -ENODEV;
 		goto fail;
+	}
 	*out = s;
 	return 0;
 fail:
@@ -124,12 +83,8 @@ void cpu_sampler_close(struct cpu_sampler *s)
 		return;
 	for (int i = 0; s->links && i < s->ncpus; i++)
 		bpf_link__destroy(s->links[i]);
-	for (int i = 0; s->pfds && i < s->ncpus; i++)
-		if (s->pfds[i] >= 0)
-			close(s->pfds[i]);
 	cpu_bpf__destroy(s->skel);
 	free(s->links);
-	free(s->pfds);
 	free(s->stack_buf);
 	free(s);
 }

@@ -5,11 +5,9 @@
  * offcpu skeleton. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +20,7 @@
 #include "offcpu.h"
 #include "offcpu.skel.h"
 #include "offfind.h"
+#include "perfclock.h"
 #include "service.h"
 #include "source.h"
 #include "tracefs.h"
@@ -79,44 +78,19 @@ static uint64_t now_s(void)
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
-static int open_cpu_clock(int cpu, unsigned rate_hz)
-{
-	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.size = sizeof(attr),
-		.freq = 1,
-		.sample_freq = rate_hz,
-	};
-	int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-
-	return fd < 0 ? -errno : fd;
-}
-
 /* The loop sampler: a low-rate cpu-clock event per CPU that only looks at loop threads. */
 static int attach_loop_sampler(struct offcpu *s)
 {
+	int err;
+
 	s->ncpus = libbpf_num_possible_cpus();
 	if (s->ncpus <= 0)
 		return s->ncpus ? s->ncpus : -ENODEV;
 	s->plinks = calloc(s->ncpus, sizeof(*s->plinks));
 	if (!s->plinks)
 		return -ENOMEM;
-	for (int cpu = 0; cpu < s->ncpus; cpu++) {
-		int fd = open_cpu_clock(cpu, LOOP_SAMPLE_HZ), err;
-
-		if (fd == -ENODEV)
-			continue;
-		if (fd < 0)
-			return fd;
-		s->plinks[cpu] = bpf_program__attach_perf_event(s->skel->progs.on_loop_sample, fd);
-		if (!s->plinks[cpu]) {
-			err = -errno;
-			close(fd);
-			return err;
-		}
-	}
-	return 0;
+	err = perfclock_attach(s->skel->progs.on_loop_sample, LOOP_SAMPLE_HZ, s->plinks, s->ncpus);
+	return err < 0 ? err : 0;
 }
 
 /* ---- the event-loop hook: per-syscall tracepoints, else raw sys_enter ------------------------ */
