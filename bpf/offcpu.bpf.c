@@ -83,8 +83,7 @@ struct task_state {
 	__u64 fp, fp_stack;
 	__u32 fp_flags, fp_uses;
 	/* the thread's PyThreadState, found once through the TSS slot and kept while fsbase holds */
-	__u64 tstate, tstate_fsbase;
-	__u32 tstate_uses, pad2;
+	struct py_tstate_cache tc;
 };
 
 struct {
@@ -325,32 +324,10 @@ static __always_inline void count_add(struct pm_off_key *k, __u64 ns)
 	__sync_fetch_and_add(&v->count, 1);
 }
 
-#define TSTATE_MAX_USES 256 /* look the thread state up again after this many uses */
-
-/* The current thread's PyThreadState: cached in its task state (a thread keeps its thread state
- * for life), looked up again when fsbase changes or after TSTATE_MAX_USES uses. 0 if none. */
+/* The current thread's PyThreadState, cached in its task state when it has one. 0 if none. */
 static __always_inline __u64 thread_tstate(const struct pm_proc_cfg *cfg, struct task_state *ts)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 fsbase = task->thread.fsbase;
-
-	if (!ts || ts->tstate_fsbase != fsbase || !ts->tstate || ts->tstate_uses >= TSTATE_MAX_USES) {
-		__u64 t = current_tstate(cfg);
-
-		if (!ts)
-			return t;
-		ts->tstate = t;
-		ts->tstate_fsbase = fsbase;
-		ts->tstate_uses = 0;
-	}
-	ts->tstate_uses++;
-	return ts->tstate;
-}
-
-/* py_stack_capture() with the thread state already known. */
-static __always_inline __u64 walk_from(struct pm_py_stack *st, const struct pm_proc_cfg *cfg, __u64 tstate)
-{
-	return py_stack_walk(st, cfg, max_depth, tstate);
+	return ts ? py_cached_tstate(cfg, &ts->tc) : current_tstate(cfg);
 }
 
 /* Walks the current thread's Python stack and stores it (once per distinct stack); returns its
@@ -364,10 +341,8 @@ static __always_inline __u64 capture(const struct pm_proc_cfg *cfg, struct task_
 	if (!st)
 		return 0;
 	stat_inc(PM_OFF_STAT_WALKS);
-	hash = walk_from(st, cfg, thread_tstate(cfg, ts));
+	hash = ts ? py_stack_walk_cached(st, cfg, max_depth, &ts->tc) : py_stack_capture(st, cfg, max_depth);
 	*flags = st->flags;
-	if (st->flags & PM_STACK_READ_ERROR && ts)
-		ts->tstate = 0; /* look it up afresh next time */
 	if (hash && !bpf_map_lookup_elem(&py_stacks, &hash) && bpf_map_update_elem(&py_stacks, &hash, st, BPF_ANY)) {
 		stat_inc(PM_OFF_STAT_STACK_FULL);
 		hash = 0;

@@ -175,9 +175,7 @@ static __always_inline __u64 query_stack(const struct pm_proc_cfg *cfg, __u8 sta
 	if (!st)
 		return 0;
 	tc = bpf_task_storage_get(&db_threads, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	hash = tc ? py_stack_walk(st, cfg, max_depth, py_cached_tstate(cfg, tc)) : py_stack_capture(st, cfg, max_depth);
-	if (tc && (st->flags & PM_STACK_READ_ERROR))
-		tc->tstate = 0; /* look it up afresh next time */
+	hash = tc ? py_stack_walk_cached(st, cfg, max_depth, tc) : py_stack_capture(st, cfg, max_depth);
 	/* a loop sends the same stack again and again: store it once */
 	if (hash && !bpf_map_lookup_elem(&db_stacks, &hash) && bpf_map_update_elem(&db_stacks, &hash, st, BPF_ANY)) {
 		stat_inc(PM_DB_STAT_STACK_FULL);

@@ -229,6 +229,17 @@ static __always_inline __u64 py_cached_tstate(const struct pm_proc_cfg *cfg, str
 	return tc->tstate;
 }
 
+/* py_stack_walk() from the cached thread state, which a faulting walk drops (looked up afresh next time). */
+static __always_inline __u64 py_stack_walk_cached(struct pm_py_stack *st, const struct pm_proc_cfg *cfg, __u32 depth,
+						  struct py_tstate_cache *tc)
+{
+	__u64 hash = py_stack_walk(st, cfg, depth, py_cached_tstate(cfg, tc));
+
+	if (st->flags & PM_STACK_READ_ERROR)
+		tc->tstate = 0;
+	return hash;
+}
+
 /* Captures the current thread's Python stack into *st; see py_stack_walk(). */
 static __always_inline __u64 py_stack_capture(struct pm_py_stack *st, const struct pm_proc_cfg *cfg, __u32 depth)
 {
