@@ -3,7 +3,7 @@ allocation-heavy Python benchmark (tests/py/memory_work.py churn: dicts, lists, 
 collections/s) with the daemon's memory source on vs off (the daemon runs in both, with
 memory_tracking = false for off), the same benchmark while `pyrometer alloc` records it, and what
 the kernel says the memory programs cost per event."""
-import json, os, signal, statistics, subprocess, sys, tempfile, time, urllib.request
+import json, os, signal, statistics, subprocess, sys, time, urllib.request
 
 import __main__ as run
 
@@ -13,25 +13,7 @@ MEM_PROGS = ("on_rss_stat", "on_gc_enter", "on_gc_exit")
 
 
 def start_daemon(*conf_lines):
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
-    conf.write("".join(line + "\n" for line in conf_lines))
-    conf.close()
-    d = subprocess.Popen([os.path.join(run.BUILD, "pyrometerd"), "--config", conf.name, "--listen",
-                          f"127.0.0.1:{port}", "--scan-interval-seconds", "1"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    d.url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(d.url + "/api/v1/health", timeout=1).read()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return d
+    return run.start_daemon("--scan-interval-seconds", "1", conf_lines=conf_lines)
 
 
 def stop(d):

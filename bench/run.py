@@ -134,13 +134,15 @@ def proc_cpu_rss(pid):
     return cpu, rss
 
 
-def start_daemon(*flags):
+def start_daemon(*flags, conf_lines=()):
+    """pyrometerd on a free loopback port with a config file of conf_lines, once it answers."""
     import socket, tempfile, urllib.request
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
     conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+    conf.write("".join(line + "\n" for line in conf_lines))
     conf.close()
     d = subprocess.Popen([os.path.join(BUILD, "pyrometerd"), "--config", conf.name, "--listen",
                           f"127.0.0.1:{port}", *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -151,6 +153,7 @@ def start_daemon(*flags):
         except OSError:
             time.sleep(0.1)
     d.port = port
+    d.url = f"http://127.0.0.1:{port}"
     return d
 
 
