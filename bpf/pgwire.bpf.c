@@ -305,7 +305,7 @@ static __always_inline void emit(const struct xfer *x, __u64 stack)
 	ev->hdr.pid = pid_tgid >> 32;
 	ev->hdr.tid = (__u32)pid_tgid;
 	ev->hdr.kind = PM_EV_DB_DATA;
-	ev->enter_ns = ev->hdr.ts_ns;
+	ev->pad0 = 0;
 	ev->total = ret;
 	ev->py_stack = stack;
 	ev->fd = x->fd;

@@ -398,7 +398,7 @@ struct pm_db_conn {
  * then tail_len bytes from its end; total - head_len - tail_len bytes in between were not copied. */
 struct pm_db_event {
 	struct pm_event_hdr hdr;
-	__u64 enter_ns;   /* = hdr.ts_ns (the socket layer gives no start time) */
+	__u64 pad0;       /* 0 */
 	__u64 total;      /* bytes the socket layer moved */
 	__u64 py_stack;   /* key into db_stacks (query-starting sends only), 0 = none */
 	__s32 fd;

@@ -328,7 +328,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		return 0;
 	ch = (struct pg_chunk){ .head = ev->data, .head_len = ev->head_len, .tail = ev->data + ev->head_len,
 				.tail_len = ev->tail_len, .total = ev->total,
-				.ts_ns = ev->dir == PM_DB_SEND ? ev->enter_ns : ev->hdr.ts_ns, .tid = ev->hdr.tid,
+				.ts_ns = ev->hdr.ts_ns, .tid = ev->hdr.tid,
 				.stack = ev->py_stack };
 	if (c->resp)
 		resp_conn_feed(c->resp, ev->dir == PM_DB_SEND ? PG_FRONTEND : PG_BACKEND, &ch);
