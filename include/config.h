@@ -6,10 +6,11 @@
  *   - one "key = value" per line; blank lines and lines starting with '#' are ignored;
  *     no trailing comments (a '#' inside a value is part of it, regexes need it);
  *   - a value may be wrapped in double quotes to keep leading/trailing spaces;
- *   - a key given twice: the last one wins, except service_override, which appends;
+ *   - a key given twice: the last one wins, except service_override and exclude, which append;
  *   - service_override = NAME=KIND:PATTERN, KIND one of cgroup (fnmatch glob on each cgroup
  *     path), exe (glob on the exe path), cmdline (POSIX extended regex on argv joined by
  *     spaces); NAME may not contain '=' or whitespace. Rules are tried in file order.
+ *   - exclude = KIND:PATTERN, the same matches: a process matching any is not traced.
  *
  * Reload (SIGHUP) without disturbing the running daemon:
  *     struct config fresh;
@@ -77,6 +78,7 @@ struct config {
 	char *basic_auth_user;      /* NULL = no authentication */
 	char *basic_auth_password_hash; /* crypt(3) hash: bcrypt $2b$/$2y$, sha512crypt $6$, yescrypt $y$ */
 	struct svc_rules *rules;    /* service_override rules, never NULL after config_init */
+	struct svc_rules *excludes; /* exclude rules (their service name unused), never NULL after config_init */
 	/* Where each key was last set by config_parse (line 0: default or flag), for the messages
 	 * of config_check; indexed like config_keys(). */
 	char *src_file;

@@ -27,6 +27,7 @@ struct engine_opts {
 	unsigned drain_ms;         /* kernel -> aggregates period (default 250) */
 	size_t max_processes, max_services, max_stacks;
 	const struct svc_rules *rules; /* service overrides (owned by the caller, may be NULL) */
+	const struct svc_rules *excludes; /* processes not to trace (owned by the caller, may be NULL) */
 	struct pgwire_opts db;         /* the pgwire (database queries) source (zeroes: defaults) */
 	unsigned loop_stall_ms;        /* offcpu source: event-loop stall threshold, 0 = off */
 	struct memory_opts mem;        /* the memory source (zeroes: defaults) */
@@ -37,8 +38,9 @@ int engine_start(const struct engine_opts *o, struct engine **out);
 void engine_free(struct engine *e);
 /* One turn of the ingest loop, waiting up to timeout_ms for events. Returns 0 or -errno. */
 int engine_run_once(struct engine *e, int timeout_ms);
-/* Replaces the service rules (SIGHUP); existing processes are re-attributed. */
-void engine_set_rules(struct engine *e, const struct svc_rules *rules);
+/* Replaces the service rules and exclusions (SIGHUP); existing processes are re-attributed, and
+ * those now excluded are no longer traced. */
+void engine_set_rules(struct engine *e, const struct svc_rules *rules, const struct svc_rules *excludes);
 
 /* ---- queries (thread-safe) ------------------------------------------------------------- */
 /* {"services":[{name, processes, cpu_seconds_total, cpu_percent, top_function}...]} */

@@ -55,6 +55,8 @@ void svc_rules_free(struct svc_rules *r);
  * SVC_RULES_MAX; -ENOMEM. */
 int svc_rules_add(struct svc_rules *r, enum svc_match kind, const char *pattern, const char *service);
 size_t svc_rules_count(const struct svc_rules *r);
+/* The service name of the first rule matching the process, or NULL (rules may be NULL). */
+const char *svc_rules_match(const struct svc_rules *rules, const struct svc_input *in);
 /* Parses "cgroup" / "exe" / "cmdline" into *kind; -EINVAL otherwise. */
 int svc_match_parse(const char *s, enum svc_match *kind);
 

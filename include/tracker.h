@@ -22,6 +22,9 @@ struct tracker_opts {
 	/* Called after a process is tracked / before it is dropped (exit, exec into something else). */
 	void (*on_track)(const struct py_target *t, void *ctx);
 	void (*on_untrack)(pid_t pid, void *ctx);
+	/* Asked before a discovered process is tracked (may be NULL: all are): false leaves it
+	 * untraced until it execs again. */
+	bool (*admit)(pid_t pid, void *ctx);
 	void *ctx;
 };
 
@@ -29,6 +32,7 @@ struct tracker_stats {
 	size_t tracked, pending;
 	uint64_t discovered, exited, cap_drops;
 	uint64_t not_python, unsupported, failed; /* discovery outcomes */
+	uint64_t excluded;   /* Python processes refused by admit (each counted once per exec) */
 };
 
 int tracker_new(struct cpu_sampler *cpu, const struct tracker_opts *o, struct tracker **out);
@@ -43,6 +47,8 @@ void tracker_event(struct tracker *tr, const struct pm_proc_event *ev);
 void tracker_tick(struct tracker *tr);
 /* Discovers every Python process in /proc not yet tracked. Returns how many were added. */
 int tracker_scan(struct tracker *tr);
+/* Stops tracing pid (if tracked) and leaves it untraced until it execs again. */
+void tracker_exclude(struct tracker *tr, pid_t pid);
 /* Drops processes that no longer exist (missed exit events). */
 void tracker_reap(struct tracker *tr);
 

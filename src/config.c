@@ -15,7 +15,7 @@
 #include "config.h"
 #include "pyrometer_bpf.h"
 
-enum key_type { K_UINT, K_BOOL, K_LOG, K_LISTEN, K_PATH, K_USER, K_HASH, K_RULE };
+enum key_type { K_UINT, K_BOOL, K_LOG, K_LISTEN, K_PATH, K_USER, K_HASH, K_RULE, K_EXCLUDE };
 
 struct key {
 	const char *name;
@@ -87,6 +87,8 @@ static const struct key keys[] = {
 	  "crypt(3) hash of the password: bcrypt ($2b$/$2y$, as htpasswd -B), sha512crypt ($6$) or yescrypt ($y$)" },
 	{ "service_override", K_RULE, F(rules), 0, 0, "",
 	  "NAME=KIND:PATTERN, KIND cgroup|exe|cmdline (glob, glob, extended regex); repeatable, first match wins" },
+	{ "exclude", K_EXCLUDE, F(excludes), 0, 0, "",
+	  "KIND:PATTERN, KIND cgroup|exe|cmdline as in service_override: matching processes are not traced; repeatable" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -245,39 +247,50 @@ static int check_hash(const char *h)
 	return rc;
 }
 
-static int set_rule(struct config *c, const char *v, char *err, size_t len)
+/* Adds KIND:PATTERN (at v) for service (a name) to rules; key names the key in messages. */
+static int add_rule(struct svc_rules *rules, const char *key, const char *v, const char *service, char *err,
+		    size_t len)
 {
-	const char *eq = strchr(v, '='), *colon = eq ? strchr(eq + 1, ':') : NULL, *ws;
-	char name[SVC_NAME_MAX], kind_s[16];
+	const char *colon = strchr(v, ':');
+	char kind_s[16];
 	enum svc_match kind;
 	int rc;
 
-	if (!eq || !colon || eq == v || (size_t)(colon - eq - 1) >= sizeof(kind_s))
-		return errf(err, len, -EINVAL, "service_override: expected NAME=KIND:PATTERN");
-	memcpy(kind_s, eq + 1, (size_t)(colon - eq - 1));
-	kind_s[colon - eq - 1] = '\0';
+	if (!colon || (size_t)(colon - v) >= sizeof(kind_s))
+		return errf(err, len, -EINVAL, "%s: expected %sKIND:PATTERN", key, service ? "NAME=" : "");
+	memcpy(kind_s, v, (size_t)(colon - v));
+	kind_s[colon - v] = '\0';
 	if (svc_match_parse(kind_s, &kind) < 0)
-		return errf(err, len, -EINVAL, "service_override: KIND must be cgroup, exe or cmdline");
-	ws = strpbrk(v, " \t");
+		return errf(err, len, -EINVAL, "%s: KIND must be cgroup, exe or cmdline", key);
+	if (!colon[1])
+		return errf(err, len, -EINVAL, "%s: empty PATTERN", key);
+	rc = svc_rules_add(rules, kind, colon + 1, service ? service : "excluded");
+	if (rc == -E2BIG)
+		return errf(err, len, -EINVAL, "%s: more than %d rules", key, SVC_RULES_MAX);
+	if (rc == -ENOMEM)
+		return errf(err, len, rc, "%s: out of memory", key);
+	if (rc == -EOVERFLOW)
+		return errf(err, len, -EINVAL, "%s: PATTERN is too costly (stacked or nested repetitions, "
+			    "backreferences)", key);
+	if (rc < 0)
+		return errf(err, len, -EINVAL, "%s: %s", key, kind == SVC_MATCH_CMDLINE ?
+			    "PATTERN is no valid extended regular expression" : "invalid NAME");
+	return 0;
+}
+
+static int set_rule(struct config *c, const char *v, char *err, size_t len)
+{
+	const char *eq = strchr(v, '='), *ws = strpbrk(v, " \t");
+	char name[SVC_NAME_MAX];
+
+	if (!eq || !strchr(eq + 1, ':') || eq == v)
+		return errf(err, len, -EINVAL, "service_override: expected NAME=KIND:PATTERN");
 	if ((size_t)(eq - v) >= sizeof(name) || (ws && ws < eq))
 		return errf(err, len, -EINVAL,
 			    "service_override: NAME must be 1..%d characters without whitespace", SVC_NAME_MAX - 1);
 	memcpy(name, v, (size_t)(eq - v));
 	name[eq - v] = '\0';
-	if (!colon[1])
-		return errf(err, len, -EINVAL, "service_override: empty PATTERN");
-	rc = svc_rules_add(c->rules, kind, colon + 1, name);
-	if (rc == -E2BIG)
-		return errf(err, len, -EINVAL, "service_override: more than %d rules", SVC_RULES_MAX);
-	if (rc == -ENOMEM)
-		return errf(err, len, rc, "service_override: out of memory");
-	if (rc == -EOVERFLOW)
-		return errf(err, len, -EINVAL, "service_override: PATTERN is too costly (stacked or nested "
-			    "repetitions, backreferences)");
-	if (rc < 0)
-		return errf(err, len, -EINVAL, "service_override: %s", kind == SVC_MATCH_CMDLINE ?
-			    "PATTERN is no valid extended regular expression" : "invalid NAME");
-	return 0;
+	return add_rule(c->rules, "service_override", eq + 1, name, err, len);
 }
 
 /* Replaces the string at *slot (NULL for ""). */
@@ -342,6 +355,8 @@ static int set_value(struct config *c, const struct key *k, const char *v, char 
 		break;
 	case K_RULE:
 		return *v ? set_rule(c, v, err, len) : 0;
+	case K_EXCLUDE:
+		return *v ? add_rule(c->excludes, "exclude", v, NULL, err, len) : 0;
 	}
 	if (set_str(field, v) < 0)
 		return errf(err, len, -ENOMEM, "%s: out of memory", k->name);
@@ -364,8 +379,11 @@ int config_init(struct config *c)
 
 	memset(c, 0, sizeof(*c));
 	c->rules = svc_rules_new();
-	if (!c->rules)
+	c->excludes = svc_rules_new();
+	if (!c->rules || !c->excludes) {
+		config_free(c);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (!*keys[i].defval)
 			continue;
@@ -388,6 +406,7 @@ void config_free(struct config *c)
 	free(c->basic_auth_password_hash);
 	free(c->src_file);
 	svc_rules_free(c->rules);
+	svc_rules_free(c->excludes);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -573,7 +592,7 @@ const struct config_key_info *config_keys(size_t *n)
 {
 	static const char *const type_names[] = {
 		[K_UINT] = "int", [K_BOOL] = "bool", [K_LOG] = "enum", [K_LISTEN] = "listen",
-		[K_PATH] = "path", [K_USER] = "string", [K_HASH] = "hash", [K_RULE] = "rule",
+		[K_PATH] = "path", [K_USER] = "string", [K_HASH] = "hash", [K_RULE] = "rule", [K_EXCLUDE] = "rule",
 	};
 
 	for (size_t i = 0; i < NKEYS; i++)

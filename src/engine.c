@@ -52,7 +52,7 @@ struct engine {
 	struct procinfo *procs;
 	size_t nprocs, procs_cap;
 	struct tap taps[MAX_TAPS];
-	const struct svc_rules *rules;
+	const struct svc_rules *rules, *excludes;
 	void *src_state[MAX_SOURCES];
 	int src_err[MAX_SOURCES]; /* 0 = running, else the -errno its start returned */
 	uint64_t start_mono_ns, last_drain_ns, last_scan_ns;
@@ -108,29 +108,67 @@ static struct procinfo *procinfo_find(struct engine *e, pid_t pid)
 	return NULL;
 }
 
-static void resolve_service(struct engine *e, pid_t pid, struct procinfo *pi)
+/* What service rules look at, read from /proc (missing files read as empty). */
+struct proc_strings {
+	char cgroup[4096], cmdline[4096], exe[512], comm[32];
+	size_t cmdline_len;
+};
+
+static void read_proc_strings(pid_t pid, struct proc_strings *ps)
 {
-	char path[64], cgroup[4096] = "", cmdline[4096] = "", exe[512] = "", comm[32] = "";
-	struct svc_input in = {};
-	struct procinfo *parent;
+	char path[64];
 	ssize_t n;
 
+	*ps = (struct proc_strings){ 0 };
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	read_file(path, cgroup, sizeof(cgroup));
+	read_file(path, ps->cgroup, sizeof(ps->cgroup));
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	n = read_file(path, cmdline, sizeof(cmdline));
+	n = read_file(path, ps->cmdline, sizeof(ps->cmdline));
+	ps->cmdline_len = n < 0 ? 0 : (size_t)n;
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	read_file(path, comm, sizeof(comm));
-	comm[strcspn(comm, "\n")] = 0;
+	read_file(path, ps->comm, sizeof(ps->comm));
+	ps->comm[strcspn(ps->comm, "\n")] = 0;
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	n = n < 0 ? 0 : n;
-	if (readlink(path, exe, sizeof(exe) - 1) < 0)
-		exe[0] = 0;
-	parent = procinfo_find(e, parent_of(pid));
-	in = (struct svc_input){ .cgroup = cgroup, .cmdline = cmdline, .cmdline_len = (size_t)n, .exe = exe,
-				 .comm = comm, .parent_service = parent ? parent->service : NULL };
+	if (readlink(path, ps->exe, sizeof(ps->exe) - 1) < 0)
+		ps->exe[0] = 0;
+}
+
+static struct svc_input svc_input_of(const struct proc_strings *ps, const char *parent_service)
+{
+	return (struct svc_input){ .cgroup = ps->cgroup, .cmdline = ps->cmdline, .cmdline_len = ps->cmdline_len,
+				   .exe = ps->exe, .comm = ps->comm, .parent_service = parent_service };
+}
+
+static void resolve_service(struct engine *e, pid_t pid, struct procinfo *pi)
+{
+	struct procinfo *parent = procinfo_find(e, parent_of(pid));
+	struct proc_strings ps;
+	struct svc_input in;
+
+	read_proc_strings(pid, &ps);
+	in = svc_input_of(&ps, parent ? parent->service : NULL);
 	pi->svc_source = svc_resolve(e->rules, &in, pi->service, sizeof(pi->service));
-	snprintf(pi->comm, sizeof(pi->comm), "%s", comm);
+	snprintf(pi->comm, sizeof(pi->comm), "%s", ps.comm);
+}
+
+static bool is_excluded(const struct svc_rules *excludes, pid_t pid)
+{
+	struct proc_strings ps;
+	struct svc_input in;
+
+	if (!svc_rules_count(excludes))
+		return false;
+	read_proc_strings(pid, &ps);
+	in = svc_input_of(&ps, NULL);
+	return svc_rules_match(excludes, &in) != NULL;
+}
+
+/* The tracker asks before tracking a process (the engine lock is held). */
+static bool admit(pid_t pid, void *ctx)
+{
+	struct engine *e = ctx;
+
+	return !is_excluded(e->excludes, pid);
 }
 
 static void on_track(const struct py_target *t, void *ctx)
@@ -269,7 +307,7 @@ static void stop_sources(struct engine *e)
 int engine_start(const struct engine_opts *o, struct engine **out)
 {
 	struct engine *e = calloc(1, sizeof(*e));
-	struct tracker_opts to = { .whole_host = true, .on_track = on_track, .on_untrack = on_untrack };
+	struct tracker_opts to = { .whole_host = true, .on_track = on_track, .on_untrack = on_untrack, .admit = admit };
 	struct agg_opts ao;
 	int err;
 
@@ -281,6 +319,7 @@ int engine_start(const struct engine_opts *o, struct engine **out)
 	if (!e->o.drain_ms) /* often enough to symbolize short-lived processes while they live */
 		e->o.drain_ms = 250;
 	e->rules = o->rules;
+	e->excludes = o->excludes;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->tick, NULL);
 	e->start_mono_ns = mono_ns();
@@ -364,10 +403,19 @@ int engine_run_once(struct engine *e, int timeout_ms)
 	return n < 0 ? n : 0;
 }
 
-void engine_set_rules(struct engine *e, const struct svc_rules *rules)
+void engine_set_rules(struct engine *e, const struct svc_rules *rules, const struct svc_rules *excludes)
 {
 	pthread_mutex_lock(&e->lock);
 	e->rules = rules;
+	e->excludes = excludes;
+	for (size_t i = 0; i < e->nprocs;) {
+		size_t before = e->nprocs;
+
+		if (is_excluded(excludes, e->procs[i].pid))
+			tracker_exclude(e->tr, e->procs[i].pid); /* on_untrack moves the last entry to i */
+		if (e->nprocs == before)
+			i++;
+	}
 	for (size_t i = 0; i < e->nprocs; i++) {
 		resolve_service(e, e->procs[i].pid, &e->procs[i]);
 		agg_process_add(e->agg, e->procs[i].pid, e->procs[i].service);
@@ -742,6 +790,8 @@ int engine_metrics(struct engine *e, struct expo *x)
 	EXPO_TRY(expo_value_u64(x, reason, 1, ts.discovered));
 	reason[0].value = "unsupported";
 	EXPO_TRY(expo_value_u64(x, reason, 1, ts.unsupported));
+	reason[0].value = "excluded";
+	EXPO_TRY(expo_value_u64(x, reason, 1, ts.excluded));
 	reason[0].value = "failed";
 	EXPO_TRY(expo_value_u64(x, reason, 1, ts.failed));
 	EXPO_TRY(expo_family(x, "pyrometer_bpf_samples_total", EXPO_COUNTER,

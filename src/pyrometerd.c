@@ -142,6 +142,7 @@ static void engine_opts_from(const struct config *c, struct engine_opts *o)
 	o->max_processes = c->max_processes;
 	o->max_services = c->max_services;
 	o->rules = c->rules;
+	o->excludes = c->excludes;
 	o->mem.disabled = !c->memory_tracking;
 	o->mem.leak_window_seconds = c->memory_leak_window_seconds;
 	o->mem.leak_min_bytes = c->memory_leak_min_bytes;
@@ -205,10 +206,10 @@ static void reload(struct config *cur, struct engine *e, const char *path, bool 
 		fprintf(stderr, "pyrometerd: Failed to reload the configuration, keeping the old one: %s\n", err);
 		config_free(&fresh);
 	} else {
-		engine_set_rules(e, fresh.rules);
+		engine_set_rules(e, fresh.rules, fresh.excludes);
 		config_free(cur);
 		*cur = fresh;
-		fprintf(stderr, "pyrometerd: configuration reloaded (service overrides and log level apply now; "
+		fprintf(stderr, "pyrometerd: configuration reloaded (service overrides, exclusions and log level apply now; "
 				"other keys at restart)\n");
 	}
 	sd_notify(0, "READY=1\nSTATUS=configuration reloaded");

@@ -870,6 +870,11 @@ static const char *match_rules(const struct svc_rules *r, const struct svc_input
 	return NULL;
 }
 
+const char *svc_rules_match(const struct svc_rules *rules, const struct svc_input *in)
+{
+	return match_rules(rules, in);
+}
+
 /* A name that says no more than the framework or the interpreter. */
 static bool is_weak(int src, const char *name)
 {

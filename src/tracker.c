@@ -16,6 +16,7 @@
 #define FIRST_RETRY_NS   (20 * 1000000ULL)
 #define GIVE_UP_NS       (5000 * 1000000ULL)
 #define GIVE_UP_OTHER_NS (600 * 1000000ULL) /* exe not named python*: a couple of tries only */
+#define MAX_EXCLUDED     65536 /* remembered excluded pids; past it, scans judge the rest again */
 
 struct pending {
 	pid_t pid;
@@ -32,6 +33,8 @@ struct tracker {
 	size_t nfamily, famcap;
 	struct pending *pend;
 	size_t npend, pendcap;
+	pid_t *excluded;
+	size_t nexcluded, exclcap;
 	struct tracker_stats st;
 };
 
@@ -78,6 +81,7 @@ void tracker_free(struct tracker *tr)
 	free(tr->targets);
 	free(tr->family);
 	free(tr->pend);
+	free(tr->excluded);
 	free(tr);
 }
 
@@ -114,6 +118,31 @@ static void add_family(struct tracker *tr, pid_t pid)
 		tr->family[tr->nfamily++] = pid;
 }
 
+static bool is_excluded(const struct tracker *tr, pid_t pid)
+{
+	for (size_t i = 0; i < tr->nexcluded; i++)
+		if (tr->excluded[i] == pid)
+			return true;
+	return false;
+}
+
+/* Remembered so that /proc scans do not discover it again; forgotten at exec and exit. */
+static void exclude(struct tracker *tr, pid_t pid)
+{
+	tr->st.excluded++;
+	if (tr->nexcluded < MAX_EXCLUDED && reserve((void **)&tr->excluded, &tr->exclcap, tr->nexcluded, sizeof(pid_t)) == 0)
+		tr->excluded[tr->nexcluded++] = pid;
+}
+
+static void forget_excluded(struct tracker *tr, pid_t pid)
+{
+	for (size_t i = 0; i < tr->nexcluded; i++)
+		if (tr->excluded[i] == pid) {
+			tr->excluded[i] = tr->excluded[--tr->nexcluded];
+			return;
+		}
+}
+
 static int track(struct tracker *tr, const struct py_target *t)
 {
 	ssize_t i = find_idx(tr, t->pid);
@@ -121,6 +150,12 @@ static int track(struct tracker *tr, const struct py_target *t)
 	int err;
 
 	if (i < 0) {
+		if (is_excluded(tr, t->pid))
+			return -EPERM;
+		if (tr->o.admit && !tr->o.admit(t->pid, tr->o.ctx)) {
+			exclude(tr, t->pid);
+			return -EPERM;
+		}
 		if (tr->ntargets >= tr->o.max_procs) {
 			tr->st.cap_drops++;
 			return -ENOSPC;
@@ -213,7 +248,8 @@ void tracker_tick(struct tracker *tr)
 		err = py_discover(p->pid, &t);
 		if (!err)
 			err = track(tr, &t);
-		if (!err || err == -ESRCH || err == -ENOTSUP || err == -ENOSPC || now - p->first_ns > limit) {
+		if (!err || err == -ESRCH || err == -ENOTSUP || err == -ENOSPC || err == -EPERM ||
+		    now - p->first_ns > limit) {
 			count_outcome(tr, err);
 			tr->pend[i] = tr->pend[--tr->npend];
 			continue;
@@ -267,12 +303,14 @@ void tracker_event(struct tracker *tr, const struct pm_proc_event *ev)
 		if (!in_family(tr, ev->hdr.pid))
 			break;
 		untrack(tr, ev->hdr.pid);
+		forget_excluded(tr, ev->hdr.pid); /* judged again as what it runs now */
 		add_pending(tr, ev->hdr.pid);
 		break;
 	case PM_EV_EXIT:
 		if (find_idx(tr, ev->hdr.pid) >= 0)
 			tr->st.exited++;
 		untrack(tr, ev->hdr.pid);
+		forget_excluded(tr, ev->hdr.pid);
 		break;
 	}
 }
@@ -292,24 +330,39 @@ int tracker_scan(struct tracker *tr)
 		long pid = strtol(de->d_name, &end, 10);
 		int err;
 
-		if (*end || pid <= 0 || pid == self || find_idx(tr, (pid_t)pid) >= 0 || !in_family(tr, (pid_t)pid))
+		if (*end || pid <= 0 || pid == self || find_idx(tr, (pid_t)pid) >= 0 || !in_family(tr, (pid_t)pid) ||
+		    is_excluded(tr, (pid_t)pid))
 			continue;
 		err = py_discover((pid_t)pid, &t);
 		if (err == -EAGAIN) {
 			add_pending(tr, (pid_t)pid);
 			continue;
 		}
-		if (!err && track(tr, &t) == 0)
+		if (!err && (err = track(tr, &t)) == 0)
 			added++;
-		else if (err != -ENOEXEC)
+		else if (err != -ENOEXEC && err != -EPERM)
 			count_outcome(tr, err);
 	}
 	closedir(d);
 	return added;
 }
 
+void tracker_exclude(struct tracker *tr, pid_t pid)
+{
+	untrack(tr, pid);
+	if (!is_excluded(tr, pid))
+		exclude(tr, pid);
+}
+
 void tracker_reap(struct tracker *tr)
 {
+	for (size_t i = 0; i < tr->nexcluded;) {
+		if (kill(tr->excluded[i], 0) && errno == ESRCH) {
+			tr->excluded[i] = tr->excluded[--tr->nexcluded];
+			continue;
+		}
+		i++;
+	}
 	for (size_t i = 0; i < tr->ntargets;) {
 		pid_t pid = tr->targets[i].pid;
 

@@ -34,6 +34,7 @@ KEY_BAD = {
     "basic_auth_password_hash": ["plaintext", "$1$md5$crypt", "$2b$10$short", "$6$salt$x"],
     "service_override": ["x", "=cgroup:/a", "a=path:/x", "a=cgroup:", "a=cmdline:([", "a b=exe:/x",
                          "a=cmdline:x++++++++++++++++++++++++++++++++"],
+    "exclude": ["x", ":/a", "path:/x", "cgroup:", "cmdline:([", "cmdline:(a{1,200}){1,200}"],
 }
 INT_BAD = ["abc", "-1", "", "99999999999999999999", "1.5", " 5", "5x", "0x10"]
 BOOL_BAD = ["maybe", "", "2", "yess"]

@@ -1,6 +1,6 @@
 """The daemon for real: system-wide sampling attributed to services from cgroups, Prometheus
 scraping it, promtool on /metrics, bad configs and requests, systemd notify, signals."""
-import json, os, signal, socket, subprocess, tempfile, time, unittest, urllib.parse, urllib.request
+import json, os, re, signal, socket, subprocess, tempfile, time, unittest, urllib.parse, urllib.request
 
 import lib
 
@@ -160,6 +160,39 @@ class Daemon(unittest.TestCase):
                            text=True, timeout=10)
         self.assertEqual(r.returncode, 2)
         self.assertIn("listen", r.stderr)
+
+    def test_excluded_processes_are_not_traced(self):
+        idle = "import time\nwhile True: time.sleep(0.05)"
+        keep = subprocess.Popen([PY, "-c", idle, "keep-me"])
+        early = subprocess.Popen([PY, "-c", idle, "skip-me"])
+        late = None
+        try:
+            with lib.Daemon(config_text="exclude = cmdline:skip-me$\n") as d:
+                def pids():
+                    return {p["pid"] for p in d.json("/api/v1/processes")["processes"]}
+
+                late = subprocess.Popen([PY, "-c", idle, "skip-me"])  # found at exec, not by the scan
+                self.assertTrue(wait_for(lambda: keep.pid in pids(), 20), d.json("/api/v1/processes"))
+                time.sleep(2)  # the late one's discovery retries are long done
+                seen = pids()
+                self.assertNotIn(early.pid, seen)
+                self.assertNotIn(late.pid, seen)
+                metrics = d.get("/metrics").decode()
+                excluded = float(re.search(r'^pyrometer_discovery_total\{result="excluded"\} (\S+)$', metrics,
+                                           re.M).group(1))
+                print(f"  tracked {sorted(seen)}, excluded {excluded:.0f} (early {early.pid}, late {late.pid})")
+                self.assertGreaterEqual(excluded, 2)
+                # SIGHUP with one more rule stops tracing a process that is traced now
+                with open(d.config, "a") as f:
+                    f.write("exclude = cmdline:keep-me$\n")
+                d.p.send_signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: keep.pid not in pids(), 10), d.json("/api/v1/processes"))
+                self.assertIsNone(d.p.poll())
+        finally:
+            for p in (keep, early, late):
+                if p:
+                    p.kill()
+                    p.wait()
 
     def test_notify_ready_watchdog_reload_and_clean_stop(self):
         sock_path = os.path.join(tempfile.mkdtemp(), "notify")

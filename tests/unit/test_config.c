@@ -62,6 +62,8 @@ static void test_good_file(void **state)
 		"basic_auth_user = \" prom \"\n"
 		"service_override = billing=cgroup:/system.slice/billing-*.service\n"
 		"service_override = etl=cmdline:^python3 .*etl#1\\.py\n"
+		"exclude = cmdline:--no-trace\n"
+		"exclude = cgroup:/system.slice/batch-*.service\n"
 		"max_depth = 100\n"
 		"   # indented comment\n"
 		"max_services = 10"; /* no final newline */
@@ -91,6 +93,19 @@ static void test_good_file(void **state)
 
 		assert_int_equal(svc_resolve(c.rules, &in, out, sizeof(out)), SVC_SRC_OVERRIDE);
 		assert_string_equal(out, "etl");
+		assert_null(svc_rules_match(c.excludes, &in));
+	}
+	/* The exclusions match what they name, and only that. */
+	assert_int_equal(svc_rules_count(c.excludes), 2);
+	{
+		static const char cmd[] = "python3\0job.py\0--no-trace\0";
+		struct svc_input by_arg = { .cmdline = cmd, .cmdline_len = sizeof(cmd) };
+		struct svc_input by_unit = { .cgroup = "0::/system.slice/batch-7.service\n" };
+		struct svc_input other = { .cgroup = "0::/system.slice/web.service\n" };
+
+		assert_non_null(svc_rules_match(c.excludes, &by_arg));
+		assert_non_null(svc_rules_match(c.excludes, &by_unit));
+		assert_null(svc_rules_match(c.excludes, &other));
 	}
 	/* basic_auth_user without a hash is caught by the cross-key check, naming the line. */
 	assert_int_equal(config_check(&c, err, sizeof(err)), -EINVAL);
@@ -146,6 +161,11 @@ static const struct bad_case bad_cases[] = {
 	{ "service_override = =cgroup:/x", NULL },
 	{ "service_override = two words=cgroup:/x", "service_override: NAME must be 1..127 characters without whitespace" },
 	{ "service_override = x=cmdline:([", "service_override: PATTERN is no valid extended regular expression" },
+	{ "exclude = cmdline", "exclude: expected KIND:PATTERN" },
+	{ "exclude = path:/x", "exclude: KIND must be cgroup, exe or cmdline" },
+	{ "exclude = exe:", "exclude: empty PATTERN" },
+	{ "exclude = cmdline:a{1,9}{1,9}", "exclude: PATTERN is too costly (stacked or nested repetitions, backreferences)" },
+	{ "exclude = cmdline:([", "exclude: PATTERN is no valid extended regular expression" },
 	{ "no_such_key = 1", "no_such_key: unknown key" },
 	{ "listen 127.0.0.1:80", NULL },
 	{ "Listen = 127.0.0.1:80", NULL },
