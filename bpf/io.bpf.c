@@ -2,8 +2,10 @@
 /* Socket I/O and TCP peers of tracked Python processes, without syscall tracepoints: the socket
  * layer's sock_send_length/sock_recv_length give bytes by socket kind (in the sender's context),
  * and the sock/tcp tracepoints give connect latency, failures, retransmits and resets per remote
- * peer. Sockets seen in a tracked process's context are remembered (LRU) so that softirq-time
- * events (handshake completion, retransmits) can be attributed. */
+ * peer. TCP sockets seen in a tracked process's context carry their owner in socket-local storage
+ * (freed with the socket) so that softirq-time events (handshake completion, retransmits) can be
+ * attributed. The per-transfer path is one hash lookup for an untracked process, and for a tracked
+ * one a per-CPU counter update without atomics (userspace sums the CPUs). */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
@@ -11,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "pyrometer_bpf.h"
+#include "tracked.bpf.h" /* the CPU sampler's maps, shared */
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -26,16 +29,9 @@
 #define NR_readv 19
 #define NR_writev 20
 
-/* Tracked processes: the CPU sampler's map, shared (bpf_map__reuse_fd); only keys matter here. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, PM_MAX_PROCS);
-	__type(key, __u32);
-	__type(value, struct pm_proc_cfg);
-} py_procs SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, PM_MAX_PROCS);
 	__type(key, __u32);
 	__type(value, struct pm_io_proc);
@@ -49,9 +45,9 @@ struct sock_owner {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PM_IO_MAX_SOCKS);
-	__type(key, __u64); /* struct sock * */
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct sock_owner);
 } socks SEC(".maps");
 
@@ -89,38 +85,36 @@ static __always_inline __u32 sock_kind(struct sock *sk, __u16 *family)
 /* A TCP socket used by a tracked process: remember whose it is. */
 static __always_inline void own(struct sock *sk, __u32 pid)
 {
-	__u64 key = (__u64)sk;
-	struct sock_owner o = { .pid = pid }, *cur = bpf_map_lookup_elem(&socks, &key);
+	struct sock_owner *o = bpf_sk_storage_get(&socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
-	if (cur) {
-		if (cur->pid != pid)
-			cur->pid = pid; /* passed to another process */
-		return;
-	}
-	bpf_map_update_elem(&socks, &key, &o, BPF_NOEXIST);
+	if (o && o->pid != pid)
+		o->pid = pid; /* new, or passed to another process */
 }
 
 static __always_inline void sock_io(struct sock *sk, int ret, int dir)
 {
-	__u32 pid = bpf_get_current_pid_tgid() >> 32, kind;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 pid, kind;
 	struct pm_io_proc *p;
 	struct pt_regs *regs;
 	__u16 family;
 	long nr;
 
-	if (ret <= 0 || !sk || !bpf_map_lookup_elem(&py_procs, &pid))
+	if (ret <= 0 || !sk || !task_tracked(task))
 		return;
+	pid = task->tgid;
 	p = proc_io(pid);
 	if (!p)
 		return;
 	kind = sock_kind(sk, &family) & (PM_IO_SOCK_KINDS - 1);
-	__sync_fetch_and_add(&p->bytes[kind][dir & 1], ret);
-	__sync_fetch_and_add(&p->ops[kind][dir & 1], 1);
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	/* this CPU's copy: no other writer while we run (preemption is off in BPF programs) */
+	p->bytes[kind][dir & 1] += ret;
+	p->ops[kind][dir & 1]++;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	nr = regs ? regs->orig_ax : -1; /* a BTF pointer: a plain load */
 	if (nr == NR_read || nr == NR_write || nr == NR_readv || nr == NR_writev) {
-		__sync_fetch_and_add(&p->vfs_bytes[dir & 1], ret);
-		__sync_fetch_and_add(&p->vfs_ops[dir & 1], 1);
+		p->vfs_bytes[dir & 1] += ret;
+		p->vfs_ops[dir & 1]++;
 	}
 	if (kind == PM_IO_TCP)
 		own(sk, pid);
@@ -207,33 +201,37 @@ static __always_inline void connect_done(const struct sock *sk, struct sock_owne
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 {
-	__u64 key = (__u64)sk;
+	struct sock *s = (struct sock *)sk;
 	struct sock_owner *o;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_SYN_SENT) { /* in the connecting thread's context */
 		__u32 pid = bpf_get_current_pid_tgid() >> 32;
-		struct sock_owner n = { .pid = pid, .outbound = 1, .connect_ts = bpf_ktime_get_ns() };
 
-		if (bpf_map_lookup_elem(&py_procs, &pid))
-			bpf_map_update_elem(&socks, &key, &n, BPF_ANY);
+		if (!bpf_map_lookup_elem(&py_procs, &pid))
+			return 0;
+		o = bpf_sk_storage_get(&socks, s, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (o) {
+			o->pid = pid;
+			o->outbound = 1;
+			o->connect_ts = bpf_ktime_get_ns();
+		}
 		return 0;
 	}
-	o = bpf_map_lookup_elem(&socks, &key);
+	o = bpf_sk_storage_get(&socks, s, 0, 0);
 	if (!o)
 		return 0;
 	if (oldstate == TCP_SYN_SENT && o->connect_ts)
 		connect_done(sk, o, newstate == TCP_ESTABLISHED);
 	if (newstate == TCP_CLOSE)
-		bpf_map_delete_elem(&socks, &key);
+		bpf_sk_storage_delete(&socks, s); /* a closed socket is reported no more */
 	return 0;
 }
 
 static __always_inline void peer_event(const struct sock *sk, int what)
 {
-	__u64 key = (__u64)sk;
-	struct sock_owner *o = sk ? bpf_map_lookup_elem(&socks, &key) : NULL;
+	struct sock_owner *o = sk ? bpf_sk_storage_get(&socks, (struct sock *)sk, 0, 0) : NULL;
 	struct pm_tcp_peer_val *v = o ? peer_of(sk, o) : NULL;
 
 	if (!v)

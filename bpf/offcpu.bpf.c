@@ -413,13 +413,13 @@ static __always_inline void stretch_reset(struct task_state *ts, __u64 now)
 static __always_inline void switch_out(struct task_struct *prev, bool preempt, unsigned int state, __u64 now)
 {
 	__u32 pid = prev->tgid;
-	const struct pm_proc_cfg *cfg = bpf_map_lookup_elem(&py_procs, &pid);
+	const struct pm_proc_cfg *cfg;
 	struct pm_off_proc *ps;
 	struct task_state *ts;
 	struct pt_regs *regs;
 	long nr;
 
-	if (!cfg)
+	if (!task_tracked(prev) || !(cfg = bpf_map_lookup_elem(&py_procs, &pid)))
 		return;
 	ts = bpf_task_storage_get(&tasks, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ts) {

@@ -46,14 +46,18 @@ struct {
 	__type(value, struct pm_db_conn);
 } db_conns SEC(".maps");
 
-/* Sockets known not to carry a database protocol we read (anything else, or TLS): marked on the
- * socket itself, so their transfers cost one lookup and nothing else. Freed with the socket. */
+/* Marks on the socket itself (freed with it), so that the transfers of sockets that carry nothing
+ * for us cost one lookup and nothing else: SK_IGNORED for a protocol we do not read (or TLS),
+ * SK_RECV_FIRST for one that has only received so far (its first send classifies it). */
+#define SK_IGNORED    1
+#define SK_RECV_FIRST 2
+
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, __u8);
-} db_ignored SEC(".maps");
+} db_marks SEC(".maps");
 
 /* Each sending thread's PyThreadState, so a query's stack walk starts at its frames. */
 struct {
@@ -275,18 +279,18 @@ static __always_inline __u8 conn_state(struct pm_db_conn_key *k, struct sock *sk
 	return conn->state;
 }
 
-/* Streams the transfer's head and tail bytes. */
-static __always_inline void emit(const struct xfer *x, __u64 stack)
+/* Reads the transfer's head (and, past a full head, its tail) into this CPU's event buffer; head 0
+ * when the buffer could not be read. */
+static __always_inline struct db_scratch *read_bytes(const struct xfer *x, __u64 *head_out, __u64 *tail_out)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 head, tail = 0, ret = x->ret;
 	struct pm_db_event *ev;
 	struct db_scratch *s;
 	__u32 zero = 0;
-	__u64 head, tail = 0, size, ret = x->ret;
 
 	s = bpf_map_lookup_elem(&db_scratch, &zero);
 	if (!s)
-		return;
+		return NULL;
 	ev = (struct pm_db_event *)s->raw;
 	head = ret < x->len ? ret : x->len;
 	if (head > PM_DB_HEAD)
@@ -301,12 +305,23 @@ static __always_inline void emit(const struct xfer *x, __u64 stack)
 	/* the tail goes right after a full head */
 	if (head != PM_DB_HEAD || (tail && bpf_probe_read_user(ev->data + PM_DB_HEAD, tail, (void *)(x->buf + ret - tail))))
 		tail = 0;
+	*head_out = head;
+	*tail_out = tail;
+	return s;
+}
+
+/* Streams the transfer with the bytes read_bytes() put in s. */
+static __always_inline void emit(const struct xfer *x, struct db_scratch *s, __u64 head, __u64 tail, __u64 stack)
+{
+	struct pm_db_event *ev = (struct pm_db_event *)s->raw;
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), size;
+
 	ev->hdr.ts_ns = bpf_ktime_get_ns();
 	ev->hdr.pid = pid_tgid >> 32;
 	ev->hdr.tid = (__u32)pid_tgid;
 	ev->hdr.kind = PM_EV_DB_DATA;
 	ev->pad0 = 0;
-	ev->total = ret;
+	ev->total = x->ret;
 	ev->py_stack = stack;
 	ev->fd = x->fd;
 	ev->dir = x->dir;
@@ -326,9 +341,12 @@ static __always_inline void emit(const struct xfer *x, __u64 stack)
 		stat_inc(PM_DB_STAT_EVENTS);
 }
 
-static __always_inline void ignore(struct sock *sk)
+static __always_inline void mark(struct sock *sk, __u8 what)
 {
-	bpf_sk_storage_get(&db_ignored, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	__u8 *m = bpf_sk_storage_get(&db_marks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+
+	if (m)
+		*m = what;
 }
 
 static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u8 dir)
@@ -337,45 +355,58 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 	struct pm_db_conn_key k = { .pid = pid };
 	struct xfer x = { .dir = dir, .ret = ret };
 	const struct pm_proc_cfg *cfg;
-	__u8 first[8] = {};
-	__u64 stack = 0;
+	__u64 stack = 0, head = 0, tail = 0;
+	struct db_scratch *s = NULL;
+	const __u8 *first;
+	__u8 *m;
 
 	if (ret <= 0 || !sk || (dir == PM_DB_RECV && (flags & MSG_PEEK)))
 		return;
-	if (bpf_sk_storage_get(&db_ignored, sk, 0, 0))
+	if (!task_tracked(bpf_get_current_task_btf())) /* the host's other processes: cheapest test first */
+		return;
+	m = bpf_sk_storage_get(&db_marks, sk, 0, 0);
+	if (m && (*m == SK_IGNORED || dir == PM_DB_RECV))
 		return;
 	cfg = bpf_map_lookup_elem(&py_procs, &pid);
 	if (!cfg || syscall_buffer(&x))
 		return;
 	stat_inc(PM_DB_STAT_CALLS);
 	k.fd = x.fd;
-	x.state = conn_state(&k, sk);
+	/* a marked socket has no connection state: the full path that marked it checked (pid, fd) */
+	x.state = m ? PM_DB_RECV_FIRST : conn_state(&k, sk);
 	if (x.state == PM_DB_OTHER || x.state == PM_DB_TLS) {
-		ignore(sk);
+		mark(sk, SK_IGNORED);
 		return;
 	}
 	if (dir == PM_DB_RECV) {
-		if (x.state == PM_DB_UNSEEN)
-			set_state(&k, PM_DB_RECV_FIRST, sk);
-		if (x.state == PM_DB_UNSEEN || x.state == PM_DB_RECV_FIRST)
+		if (x.state == PM_DB_UNSEEN || x.state == PM_DB_RECV_FIRST) {
+			mark(sk, SK_RECV_FIRST);
 			return;
+		}
+		s = read_bytes(&x, &head, &tail);
 	} else {
-		if (bpf_probe_read_user(first, x.len < sizeof(first) ? x.len : sizeof(first), (void *)x.buf)) {
+		/* the head is read once: it classifies the socket, tells a query start and is streamed */
+		s = read_bytes(&x, &head, &tail);
+		if (!s || !head) {
 			stat_inc(PM_DB_STAT_READ_FAIL);
 			return;
 		}
+		first = ((struct pm_db_event *)s->raw)->data;
 		if (x.state == PM_DB_UNSEEN || x.state == PM_DB_RECV_FIRST) {
-			x.state = classify(first, x.len < x.ret ? x.len : x.ret);
-			set_state(&k, x.state, sk);
+			x.state = classify(first, head);
 			stat_inc(x.state == PM_DB_OTHER ? PM_DB_STAT_NEW_OTHER : PM_DB_STAT_NEW_PG);
 			if (x.state == PM_DB_OTHER) {
-				ignore(sk);
+				mark(sk, SK_IGNORED);
 				return;
 			}
+			set_state(&k, x.state, sk);
+			if (m)
+				bpf_sk_storage_delete(&db_marks, sk); /* a database socket: the full path from now */
 		}
 		stack = query_stack(cfg, x.state, first);
 	}
-	emit(&x, stack);
+	if (s)
+		emit(&x, s, head, tail, stack);
 }
 
 SEC("tp_btf/sock_send_length")

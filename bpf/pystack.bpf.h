@@ -2,16 +2,11 @@
  * thread" (CPU samples, off-CPU switches, memory growth): finds the thread's own PyThreadState
  * through glibc's pthread TSS slot and walks the frame chain with the per-process layout that
  * userspace wrote into py_procs. Include after vmlinux.h, bpf_helpers.h and pyrometer_bpf.h.
- * Userspace shares one py_procs map between objects with bpf_map__reuse_fd(). */
+ * py_procs and its task cache come from tracked.bpf.h. */
 #ifndef PYSTACK_BPF_H
 #define PYSTACK_BPF_H
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, PM_MAX_PROCS);
-	__type(key, __u32);
-	__type(value, struct pm_proc_cfg);
-} py_procs SEC(".maps");
+#include "tracked.bpf.h"
 
 /* Bytes of a frame read at once: every field the walker needs lies in a frame's first 112 bytes
  * (PyFrameObject.f_lasti at 104 on 3.8-3.10; _PyInterpreterFrame.owner at 70 on 3.11+). One read

@@ -53,8 +53,10 @@ struct cpu_sampler_stats {
 };
 void cpu_sampler_get_stats(struct cpu_sampler *s, struct cpu_sampler_stats *st);
 
-/* The py_procs map fd (shared with other BPF objects that walk Python stacks). */
-int cpu_sampler_procs_fd(struct cpu_sampler *s);
+struct bpf_object;
+/* Makes obj (opened, not loaded) use this sampler's maps of tracked processes: py_procs, py_gen
+ * and py_tasks (bpf/tracked.bpf.h), those of them it declares. Returns 0 or -errno. */
+int cpu_sampler_share_tracked(struct cpu_sampler *s, struct bpf_object *obj);
 
 /* The BPF program's id (for bpf_stats run-time lookups). */
 int cpu_sampler_prog_fd(struct cpu_sampler *s);

@@ -49,9 +49,11 @@ const char *engine_service_of(struct engine *e, pid_t pid);
 /* Symbolizes one Python frame of pid (see pysym_resolve). Returns 0 or -errno. */
 int engine_symbolize(struct engine *e, pid_t pid, uint64_t code, int32_t lasti, const char **name,
 		     const char **file, int *line);
-/* The fd of the CPU sampler's py_procs map (per-pid CPython layouts), for BPF objects of other
- * sources to share with bpf_map__reuse_fd() so they walk Python stacks the same way. */
-int engine_py_procs_fd(struct engine *e);
+struct bpf_object;
+/* Makes a source's BPF object (opened, not loaded) share the CPU sampler's maps of tracked
+ * processes (py_procs: per-pid CPython layouts, and its generation and per-task cache, see
+ * bpf/tracked.bpf.h), so every object agrees on who is tracked and walks stacks the same way. */
+int engine_share_tracked(struct engine *e, struct bpf_object *obj);
 /* Calls fn(state, arg) with the engine lock held for the running source called `name` (for
  * a source's own API routes); returns fn's result, or NULL with errno ENODEV when that source is
  * not running. Takes the lock itself: not from a hook. */

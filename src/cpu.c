@@ -21,6 +21,7 @@ struct cpu_sampler {
 	size_t stack_value_size;
 	struct pm_py_stack *stack_buf;
 	uint64_t lost_stacks, drained_keys, period_ns;
+	uint64_t procs_gen; /* py_gen[0]: bumped after each py_procs change (bpf/tracked.bpf.h) */
 	bool kernel_stacks, user_stacks;
 };
 
@@ -89,11 +90,23 @@ void cpu_sampler_close(struct cpu_sampler *s)
 	free(s);
 }
 
+/* Tells the per-task caches of "is this process tracked" that py_procs changed. */
+static void procs_changed(struct cpu_sampler *s)
+{
+	__u32 zero = 0;
+
+	s->procs_gen++;
+	bpf_map__update_elem(s->skel->maps.py_gen, &zero, sizeof(zero), &s->procs_gen, sizeof(s->procs_gen), BPF_ANY);
+}
+
 int cpu_sampler_track(struct cpu_sampler *s, pid_t pid, const struct pm_proc_cfg *cfg)
 {
 	__u32 key = pid;
+	int err = bpf_map__update_elem(s->skel->maps.py_procs, &key, sizeof(key), cfg, sizeof(*cfg), BPF_ANY);
 
-	return bpf_map__update_elem(s->skel->maps.py_procs, &key, sizeof(key), cfg, sizeof(*cfg), BPF_ANY);
+	if (!err)
+		procs_changed(s);
+	return err;
 }
 
 int cpu_sampler_untrack(struct cpu_sampler *s, pid_t pid)
@@ -101,6 +114,8 @@ int cpu_sampler_untrack(struct cpu_sampler *s, pid_t pid)
 	__u32 key = pid;
 	int err = bpf_map__delete_elem(s->skel->maps.py_procs, &key, sizeof(key), 0);
 
+	if (!err)
+		procs_changed(s);
 	return err == -ENOENT ? 0 : err;
 }
 
@@ -204,7 +219,16 @@ int cpu_sampler_prog_fd(struct cpu_sampler *s)
 	return bpf_program__fd(s->skel->progs.on_cpu_sample);
 }
 
-int cpu_sampler_procs_fd(struct cpu_sampler *s)
+int cpu_sampler_share_tracked(struct cpu_sampler *s, struct bpf_object *obj)
 {
-	return bpf_map__fd(s->skel->maps.py_procs);
+	struct bpf_map *mine[] = { s->skel->maps.py_procs, s->skel->maps.py_gen, s->skel->maps.py_tasks };
+
+	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
+		struct bpf_map *theirs = bpf_object__find_map_by_name(obj, bpf_map__name(mine[i]));
+		int err = theirs ? bpf_map__reuse_fd(theirs, bpf_map__fd(mine[i])) : 0;
+
+		if (err)
+			return err;
+	}
+	return 0;
 }

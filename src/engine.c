@@ -876,9 +876,9 @@ int engine_symbolize(struct engine *e, pid_t pid, uint64_t code, int32_t lasti, 
 	return err;
 }
 
-int engine_py_procs_fd(struct engine *e)
+int engine_share_tracked(struct engine *e, struct bpf_object *obj)
 {
-	return cpu_sampler_procs_fd(e->cpu);
+	return cpu_sampler_share_tracked(e->cpu, obj);
 }
 
 struct profile *engine_cpu_profile_locked(struct engine *e, const char *service, unsigned seconds)

@@ -53,6 +53,8 @@ struct io {
 	struct iopid *pids;
 	size_t npids, pids_cap;
 	uint64_t last_poll_ns, dropped_services;
+	void *percpu; /* one io_procs value per possible CPU, for reading */
+	int ncpus;
 };
 
 static uint64_t mono_ns(void)
@@ -160,6 +162,25 @@ static uint64_t sub0(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
+/* The kernel's per-CPU socket counters of pid, summed (zero if it has none yet). */
+static void read_counters(struct io *s, pid_t pid, struct pm_io_proc *sum)
+{
+	__u32 key = (__u32)pid;
+	const __u64 *cpu;
+
+	*sum = (struct pm_io_proc){ 0 };
+	if (bpf_map__lookup_elem(s->skel->maps.io_procs, &key, sizeof(key), s->percpu,
+				 s->ncpus * sizeof(struct pm_io_proc), 0))
+		return;
+	for (int c = 0; c < s->ncpus; c++) {
+		__u64 *dst = (__u64 *)sum;
+
+		cpu = (const __u64 *)((const char *)s->percpu + (size_t)c * sizeof(struct pm_io_proc));
+		for (size_t i = 0; i < sizeof(*sum) / sizeof(__u64); i++)
+			dst[i] += cpu[i];
+	}
+}
+
 /* Folds what pid did since its last poll into its service. */
 static void poll_pid(struct io *s, struct iopid *p)
 {
@@ -167,10 +188,9 @@ static void poll_pid(struct io *s, struct iopid *p)
 	struct pm_io_proc cur = { 0 };
 	struct io_proc_io pio;
 	struct iosvc *v = service ? svc_get(s, service) : NULL;
-	__u32 key = p->pid;
 	bool have = read_proc_io(p->pid, &pio);
 
-	bpf_map__lookup_elem(s->skel->maps.io_procs, &key, sizeof(key), &cur, sizeof(cur), 0);
+	read_counters(s, p->pid, &cur);
 	for (int k = 0; v && k < PM_IO_SOCK_KINDS; k++)
 		for (int d = 0; d < 2; d++) {
 			v->bytes[k][d] += sub0(cur.bytes[k][d], p->last.bytes[k][d]);
@@ -279,6 +299,7 @@ static void io_stop(void *state)
 	io_bpf__destroy(s->skel);
 	free(s->svcs);
 	free(s->pids);
+	free(s->percpu);
 	free(s);
 }
 
@@ -292,7 +313,13 @@ static int io_start(struct engine *e, const struct engine_opts *o, void **state)
 	s->e = e;
 	s->max_svcs = o->max_services ? o->max_services : 256;
 	s->svcs = calloc(s->max_svcs, sizeof(*s->svcs));
-	if (!s->svcs) {
+	s->ncpus = libbpf_num_possible_cpus();
+	if (s->ncpus <= 0) {
+		err = s->ncpus ? s->ncpus : -EINVAL;
+		goto fail;
+	}
+	s->percpu = calloc((size_t)s->ncpus, sizeof(struct pm_io_proc));
+	if (!s->svcs || !s->percpu) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -302,7 +329,7 @@ static int io_start(struct engine *e, const struct engine_opts *o, void **state)
 		err = -errno;
 		goto fail;
 	}
-	err = bpf_map__reuse_fd(s->skel->maps.py_procs, engine_py_procs_fd(e));
+	err = engine_share_tracked(e, s->skel->obj);
 	if (!err)
 		err = io_bpf__load(s->skel);
 	if (err)

@@ -542,7 +542,7 @@ static int mem_start(struct engine *e, const struct engine_opts *o, void **state
 	m->skel->rodata->max_depth = depth;
 	bpf_map__set_value_size(m->skel->maps.mem_stacks, m->stack_value_size);
 	bpf_map__set_max_entries(m->skel->maps.mem_pids, pid_words());
-	err = bpf_map__reuse_fd(m->skel->maps.py_procs, engine_py_procs_fd(e));
+	err = engine_share_tracked(e, m->skel->obj);
 	if (!err)
 		err = memory_bpf__load(m->skel);
 	if (err)

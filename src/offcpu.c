@@ -242,7 +242,7 @@ static int load(struct offcpu *s, struct engine *e, const struct engine_opts *o)
 	bpf_map__set_value_size(s->skel->maps.py_stacks, s->stack_value_size);
 	if (o->cpu.max_stacks)
 		bpf_map__set_max_entries(s->skel->maps.py_stacks, o->cpu.max_stacks);
-	err = bpf_map__reuse_fd(s->skel->maps.py_procs, engine_py_procs_fd(e));
+	err = engine_share_tracked(e, s->skel->obj);
 	if (err)
 		return err;
 	err = offcpu_bpf__load(s->skel);

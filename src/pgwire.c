@@ -372,7 +372,7 @@ static int load(struct pgwire *w)
 		return -errno;
 	w->skel->rodata->max_depth = PM_DB_MAX_DEPTH;
 	bpf_map__set_value_size(w->skel->maps.db_stacks, w->stack_value_size);
-	err = bpf_map__reuse_fd(w->skel->maps.py_procs, engine_py_procs_fd(w->e));
+	err = engine_share_tracked(w->e, w->skel->obj);
 	if (err)
 		return err;
 	err = pgwire_bpf__load(w->skel);

@@ -1,0 +1,58 @@
+/* Which processes are tracked, for every BPF object: userspace's py_procs map (pid -> layout) and
+ * a per-task cache of the answer, so the hot hooks (socket transfers, context switches) of the
+ * host's other processes cost a task-storage lookup instead of a hash lookup. Userspace bumps
+ * py_gen[0] after every py_procs change; a cached answer from an older generation is looked up
+ * again. Include after vmlinux.h, bpf_helpers.h and pyrometer_bpf.h. Userspace shares the three
+ * maps between objects with bpf_map__reuse_fd() (engine_share_tracked()). */
+#ifndef TRACKED_BPF_H
+#define TRACKED_BPF_H
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PM_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct pm_proc_cfg);
+} py_procs SEC(".maps");
+
+/* the py_procs generation: userspace adds one after each update or delete */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_gen SEC(".maps");
+
+struct task_seen {
+	__u64 gen;     /* py_gen + 1 when answered (0: never) */
+	__u32 tracked;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_seen);
+} py_tasks SEC(".maps");
+
+/* Whether task's process is in py_procs. A lookup in py_procs the first time a task asks in each
+ * generation; the task's own storage after that. */
+static __always_inline bool task_tracked(struct task_struct *task)
+{
+	__u32 zero = 0, tgid = task->tgid; /* a BTF pointer: a plain load */
+	__u64 *gen = bpf_map_lookup_elem(&py_gen, &zero);
+	struct task_seen *seen;
+
+	if (!gen)
+		return bpf_map_lookup_elem(&py_procs, &tgid) != NULL;
+	seen = bpf_task_storage_get(&py_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!seen) /* no memory, or the storage is busy on this CPU */
+		return bpf_map_lookup_elem(&py_procs, &tgid) != NULL;
+	if (seen->gen != *gen + 1) {
+		seen->tracked = bpf_map_lookup_elem(&py_procs, &tgid) != NULL;
+		seen->gen = *gen + 1;
+	}
+	return seen->tracked;
+}
+
+#endif
