@@ -443,6 +443,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import db_section  # noqa: E402,F401  the "db" section (bench/db_section.py) registers itself
 import memory_section  # noqa: E402,F401  the "memory" section (bench/memory_section.py)
 import flood_section  # noqa: E402,F401  the "flood" section (bench/flood_section.py)
+import twins_section  # noqa: E402,F401  the "twins" section (bench/twins_section.py)
 
 
 def write(rows):
