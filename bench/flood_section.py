@@ -31,11 +31,13 @@ def metric(text, name, **labels):
 
 
 def counters(d):
-    """(records streamed, records lost to a full ring, commands of the generators parsed) so far.
-    /metrics drains the ring buffer first, so every record streamed by now has been handled."""
+    """(records streamed, records lost to a full ring or a full copier queue, commands of the
+    generators parsed) so far. /metrics drains the ring buffer first, so every record streamed by
+    now has been handled."""
     text = d.get("/metrics").decode()
     return (metric(text, "pyrometer_db_capture_events_total"),
-            metric(text, "pyrometer_db_capture_drops_total", reason="ringbuf_full"),
+            metric(text, "pyrometer_db_capture_drops_total", reason="ringbuf_full") +
+            metric(text, "pyrometer_db_capture_drops_total", reason="queue_full"),
             metric(text, "pyrometer_db_queries_total", service=SERVICE))
 
 
@@ -162,7 +164,7 @@ def flood_row(name, target, runs, ok):
     return dict(name=name, target=target,
                 result=f"offered {med(off)/1e3:.0f}k events/s (range {min(off)/1e3:.0f}k-{max(off)/1e3:.0f}k), "
                        f"handled {med(r['streamed'] for r in runs)/1e3:.0f}k/s (streamed host-wide, all drained; "
-                       f"{parsed:.0f} of {sent} commands parsed), {sum(r['drops'] for r in runs):.0f} drops (ring full); "
+                       f"{parsed:.0f} of {sent} commands parsed), {sum(r['drops'] for r in runs):.0f} drops (ring or queue full); "
                        f"ring {size/2**20:.0f} MiB = {size/record/med(off):.2f} s of this flood ({record:.0f} B/record), "
                        f"peak fill {max(r['peak'] for r in runs)/2**20:.2f} MiB, longest undrained "
                        f"{1e3*max(r['gap'] for r in runs):.0f} ms; daemon CPU {med(r['cpu'] for r in runs):.1f} % "

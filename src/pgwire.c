@@ -1,5 +1,6 @@
 /* The "pgwire" data source (include/pgwire.h): loads bpf/pgwire.bpf.c sharing the CPU sampler's
- * py_procs, drains its ring buffer every engine turn into one PostgreSQL parser per (pid, fd),
+ * py_procs, has its ring buffer copied by a thread of its own (src/ringq.c) and drains that every
+ * engine turn into one PostgreSQL parser per (pid, fd),
  * turns finished queries into per-service aggregates and N+1 bursts, and resolves the Python
  * stack captured at send time into a call site once per (pid, stack). Only this file touches the
  * capture's BPF objects. */
@@ -21,9 +22,14 @@
 #include "pgwire.skel.h"
 #include "mysqlproto.h"
 #include "respproto.h"
+#include "ringq.h"
 #include "source.h"
 
 #define SITE_CACHE 8192 /* (pid, stack) -> call site, direct-mapped */
+/* The copier drains the kernel ring (PM_DB_RINGBUF, 8 MiB) every DB_COPY_MS into a queue of up to
+ * DB_QUEUE_BYTES, so the ring never fills while the engine thread waits on /proc. */
+#define DB_COPY_MS     20
+#define DB_QUEUE_BYTES (16u << 20)
 
 struct conn_ref;
 
@@ -47,7 +53,7 @@ struct site_entry {
 struct pgwire {
 	struct engine *e;
 	struct pgwire_bpf *skel;
-	struct ring_buffer *rb;
+	struct ringq *rq; /* db_events, copied by its own thread (include/ringq.h) */
 	size_t stack_value_size;
 	struct pm_py_stack *stack_buf;
 	struct conn *conns; /* open addressing on (pid, fd), PGWIRE_MAX_CONNS * 2 slots */
@@ -339,6 +345,12 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* Hands every record the copier queued, and what the kernel ring holds now, to on_event. */
+static void drain_events(struct pgwire *w)
+{
+	ringq_consume(w->rq, on_event, w);
+}
+
 /* ---- source hooks --------------------------------------------------------------------------- */
 
 static void pgwire_stop(void *state)
@@ -347,7 +359,7 @@ static void pgwire_stop(void *state)
 
 	if (!w)
 		return;
-	ring_buffer__free(w->rb);
+	ringq_free(w->rq);
 	pgwire_bpf__destroy(w->skel);
 	for (size_t i = 0; w->conns && i < w->nslots; i++)
 		if (w->conns[i].pid) {
@@ -381,8 +393,7 @@ static int load(struct pgwire *w)
 	err = pgwire_bpf__attach(w->skel);
 	if (err)
 		return err;
-	w->rb = ring_buffer__new(bpf_map__fd(w->skel->maps.db_events), on_event, w, NULL);
-	return w->rb ? 0 : -errno;
+	return ringq_start(bpf_map__fd(w->skel->maps.db_events), DB_COPY_MS, DB_QUEUE_BYTES, &w->rq);
 }
 
 static int pgwire_start(struct engine *e, const struct engine_opts *o, void **state)
@@ -430,7 +441,7 @@ static void pgwire_untrack(void *state, pid_t pid)
 	int fd = bpf_map__fd(w->skel->maps.db_conns), n = 0;
 	bool first = true;
 
-	ring_buffer__consume(w->rb); /* what it sent before it went */
+	drain_events(w); /* what it sent before it went */
 	for (size_t i = 0; i < w->nslots;) {
 		if (w->conns[i].pid == (uint32_t)pid)
 			conn_close(w, &w->conns[i]); /* a later entry may move into i: look again */
@@ -455,14 +466,10 @@ static void pgwire_tick(void *state, uint64_t now)
 {
 	struct pgwire *w = state;
 
-	ring_buffer__consume(w->rb);
+	drain_events(w);
 	np_tick(w->np, now);
 }
 
-static int pgwire_poll_fd(void *state)
-{
-	return ring_buffer__epoll_fd(((struct pgwire *)state)->rb);
-}
 
 static uint64_t bpf_stat(struct pgwire *w, enum pm_db_stat idx)
 {
@@ -527,7 +534,7 @@ static int pgwire_metrics(void *state, struct expo *x)
 	struct expo_label r[1] = { { "reason", "ringbuf_full" } };
 	struct np_stats ns;
 
-	ring_buffer__consume(w->rb);
+	drain_events(w);
 	np_get_stats(w->np, &ns);
 	TRY(dbagg_metrics(w->agg, x));
 	TRY(findings_metric(w, x));
@@ -537,6 +544,8 @@ static int pgwire_metrics(void *state, struct expo *x)
 	TRY(expo_family(x, "pyrometer_db_capture_drops_total", EXPO_COUNTER,
 			"Database capture data lost or refused, by reason."));
 	TRY(expo_value_u64(x, r, 1, bpf_stat(w, PM_DB_STAT_RB_FULL)));
+	r[0].value = "queue_full";
+	TRY(expo_value_u64(x, r, 1, ringq_dropped(w->rq)));
 	r[0].value = "stack_map_full";
 	TRY(expo_value_u64(x, r, 1, bpf_stat(w, PM_DB_STAT_STACK_FULL)));
 	r[0].value = "stack_evicted";
@@ -619,7 +628,7 @@ static void pgwire_findings(void *state, json_object *arr)
 	struct pgwire *w = state;
 	struct find_ctx fc = { w, arr };
 
-	ring_buffer__consume(w->rb);
+	drain_events(w);
 	np_tick(w->np, mono_ns());
 	np_foreach(w->np, finding_json, &fc);
 }
@@ -636,7 +645,7 @@ static json_object *queries_locked(void *state, void *arg)
 	struct pgwire *w = state;
 	struct queries_arg *a = arg;
 
-	ring_buffer__consume(w->rb);
+	drain_events(w);
 	return dbagg_queries_json(w->agg, a->service, a->limit);
 }
 
@@ -658,7 +667,6 @@ const struct source_ops pgwire_source = {
 	.stop = pgwire_stop,
 	.untrack = pgwire_untrack,
 	.tick = pgwire_tick,
-	.poll_fd = pgwire_poll_fd,
 	.metrics = pgwire_metrics,
 	.findings = pgwire_findings,
 	.process_json = pgwire_process_json,
