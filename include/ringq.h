@@ -1,7 +1,7 @@
 /* A BPF ring buffer drained by a thread of its own into a bounded userspace queue, so that a
  * consumer which may block (the engine thread reads /proc, which can wait on a target's mmap
  * lock) never leaves the kernel ring to fill up. The copier wakes every interval while records come
- * (the producers write without wakeups), backing off to 100 ms while none do, and copies records; ringq_consume() first copies what the kernel ring
+ * (the producers write without wakeups), backing off to 50 ms while none do, and copies records; ringq_consume() first copies what the kernel ring
  * holds right now, then hands every queued record to the callback, in order, outside the copier's
  * way. Past max_bytes queued, records are dropped and counted, never blocked on.
  *

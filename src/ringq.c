@@ -16,7 +16,7 @@
 
 #define REC_HDR sizeof(uint32_t)
 #define RECQ_KEEP_BYTES (1u << 20)
-#define RINGQ_IDLE_MS   100 /* the longest sleep with nothing coming: an 8 MiB ring holds ~0.2 s of a flood */
+#define RINGQ_IDLE_MS   50 /* the longest sleep with nothing coming: an 8 MiB ring holds ~0.2 s of a flood */
 
 static size_t rec_size(size_t len)
 {
@@ -97,6 +97,7 @@ struct ringq {
 	pthread_mutex_t consume; /* one consumer at a time */
 	struct recq q[2];
 	struct recq *fill;       /* the one being filled */
+	uint64_t copied;         /* records copied so far, by either side */
 	pthread_t thread;
 	unsigned interval_ms;
 	bool running, stop;
@@ -107,6 +108,7 @@ static int copy_record(void *ctx, void *data, size_t len)
 	struct ringq *r = ctx;
 
 	recq_push(r->fill, data, len);
+	r->copied++;
 	return 0;
 }
 
@@ -116,19 +118,22 @@ static void *copier(void *arg)
 {
 	struct ringq *r = arg;
 	unsigned ms = r->interval_ms;
+	uint64_t seen = 0;
 
 	for (;;) {
 		struct timespec ts;
-		int n;
+		bool flowing;
 
 		pthread_mutex_lock(&r->lock);
 		if (r->stop) {
 			pthread_mutex_unlock(&r->lock);
 			return NULL;
 		}
-		n = ring_buffer__consume(r->rb);
+		ring_buffer__consume(r->rb);
+		flowing = r->copied != seen; /* records came since the last wake (the consumer copies too) */
+		seen = r->copied;
 		pthread_mutex_unlock(&r->lock);
-		ms = n > 0 ? r->interval_ms : ms * 2 > RINGQ_IDLE_MS ? RINGQ_IDLE_MS : ms * 2;
+		ms = flowing ? r->interval_ms : ms * 2 > RINGQ_IDLE_MS ? RINGQ_IDLE_MS : ms * 2;
 		ts = (struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
 	}
