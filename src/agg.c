@@ -227,25 +227,28 @@ int agg_add(struct agg *a, pid_t pid, const struct profile *src, const uint32_t 
 	return err;
 }
 
+/* The samples of the last `seconds`: every slot that overlaps [now - seconds, now], so the newest,
+ * partly filled slot never stands for the whole window (at most one slot more than asked). */
 static struct profile *window_profile(struct agg *a, struct entity *e, unsigned seconds, uint64_t now_s)
 {
-	uint64_t newest = now_s / a->o.slot_seconds + 1;
-	uint64_t nwant = (seconds + a->o.slot_seconds - 1) / a->o.slot_seconds;
+	uint64_t slot = a->o.slot_seconds, newest = now_s / slot + 1, oldest, start_s;
 	struct profile *out = prof_new(PROF_UNIT_SAMPLES, a->o.period_ns);
 
 	if (!out)
 		return NULL;
-	if (nwant >= a->nslots)
-		nwant = a->nslots;
-	if (!nwant)
-		nwant = 1;
+	if (!seconds)
+		seconds = 1;
+	oldest = (now_s >= seconds ? (now_s - seconds) / slot : 0) + 1;
+	if (newest - oldest + 1 > a->nslots)
+		oldest = newest - a->nslots + 1;
 	for (unsigned i = 0; i < a->nslots; i++) {
 		struct slot *s = &e->ring[i];
 
-		if (s->p && s->epoch && s->epoch + nwant > newest && s->epoch <= newest)
+		if (s->p && s->epoch && s->epoch >= oldest && s->epoch <= newest)
 			prof_merge(out, s->p);
 	}
-	prof_set_time(out, (newest - nwant) * a->o.slot_seconds * 1000000000ULL, (uint64_t)seconds * 1000000000ULL);
+	start_s = (oldest - 1) * slot;
+	prof_set_time(out, start_s * 1000000000ULL, (now_s > start_s ? now_s - start_s : 1) * 1000000000ULL);
 	return out;
 }
 

@@ -62,6 +62,35 @@ static void test_service_and_process_windows(void **state)
 	agg_free(a);
 }
 
+/* A window shorter than the ring reaches back `seconds` even when the newest slot has only just
+ * begun (a 10 s window asked 0.3 s into a slot must not hold 0.3 s of samples). */
+static void test_short_window_spans_the_slot_boundary(void **state)
+{
+	struct agg_opts o = { .slot_seconds = 10, .window_seconds = 60, .period_ns = 10000000 };
+	struct agg *a = agg_new(&o);
+	struct profile *src = prof_new(PROF_UNIT_SAMPLES, 10000000), *p;
+	uint32_t ids[2], n;
+
+	assert_int_equal(agg_process_add(a, 100, "a.service"), 0);
+	n = stack_of(src, "hot", ids);
+	assert_int_equal(agg_add(a, 100, src, ids, n, 50, 1015), 0); /* slot 1010-1019 */
+	assert_int_equal(agg_add(a, 100, src, ids, n, 40, 1019), 0);
+	assert_int_equal(agg_add(a, 100, src, ids, n, 3, 1020), 0);  /* the next slot, just begun */
+	assert_int_equal(agg_add(a, 100, src, ids, n, 7, 990), 0);   /* older than 10 s */
+	p = agg_profile(a, "a.service", 0, 10, 1020);
+	assert_int_equal(prof_total(p), 93);
+	prof_free(p);
+	/* at the end of a slot, the window still holds the slot before it (one slot more than asked) */
+	p = agg_profile(a, "a.service", 0, 10, 1029);
+	assert_int_equal(prof_total(p), 93);
+	prof_free(p);
+	p = agg_profile(a, "a.service", 0, 10, 1031);
+	assert_int_equal(prof_total(p), 3);
+	prof_free(p);
+	prof_free(src);
+	agg_free(a);
+}
+
 static void test_caps_are_counted(void **state)
 {
 	struct agg_opts o = { .max_services = 1, .max_processes = 1, .period_ns = 1 };
@@ -85,6 +114,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_service_and_process_windows),
+		cmocka_unit_test(test_short_window_spans_the_slot_boundary),
 		cmocka_unit_test(test_caps_are_counted),
 	};
 
