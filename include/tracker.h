@@ -49,6 +49,8 @@ void tracker_tick(struct tracker *tr);
 int tracker_scan(struct tracker *tr);
 /* Stops tracing pid (if tracked) and leaves it untraced until it execs again. */
 void tracker_exclude(struct tracker *tr, pid_t pid);
+/* Forgets which processes were excluded, so the next scan judges them again (new rules). */
+void tracker_forget_excluded(struct tracker *tr);
 /* Drops processes that no longer exist (missed exit events). */
 void tracker_reap(struct tracker *tr);
 

@@ -408,6 +408,8 @@ void engine_set_rules(struct engine *e, const struct svc_rules *rules, const str
 	pthread_mutex_lock(&e->lock);
 	e->rules = rules;
 	e->excludes = excludes;
+	tracker_forget_excluded(e->tr); /* a process the old rules excluded may be welcome now */
+	e->last_scan_ns = 0;            /* judged at the next turn, not in scan_interval_seconds */
 	for (size_t i = 0; i < e->nprocs;) {
 		size_t before = e->nprocs;
 

@@ -347,6 +347,11 @@ int tracker_scan(struct tracker *tr)
 	return added;
 }
 
+void tracker_forget_excluded(struct tracker *tr)
+{
+	tr->nexcluded = 0;
+}
+
 void tracker_exclude(struct tracker *tr, pid_t pid)
 {
 	untrack(tr, pid);

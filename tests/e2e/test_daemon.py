@@ -187,6 +187,12 @@ class Daemon(unittest.TestCase):
                     f.write("exclude = cmdline:keep-me$\n")
                 d.p.send_signal(signal.SIGHUP)
                 self.assertTrue(wait_for(lambda: keep.pid not in pids(), 10), d.json("/api/v1/processes"))
+                # and with no rules at all, the excluded ones are traced after the reload
+                with open(d.config, "w") as f:
+                    f.write("")
+                d.p.send_signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: {keep.pid, early.pid, late.pid} <= pids(), 10),
+                                d.json("/api/v1/processes"))
                 self.assertIsNone(d.p.poll())
         finally:
             for p in (keep, early, late):
