@@ -139,27 +139,29 @@ static struct svc_input svc_input_of(const struct proc_strings *ps, const char *
 				   .exe = ps->exe, .comm = ps->comm, .parent_service = parent_service };
 }
 
-static void resolve_service(struct engine *e, pid_t pid, struct procinfo *pi)
+/* The service of pid from strings already read. */
+static void service_from(struct engine *e, pid_t pid, const struct proc_strings *ps, struct procinfo *pi)
 {
 	struct procinfo *parent = procinfo_find(e, parent_of(pid));
-	struct proc_strings ps;
-	struct svc_input in;
+	struct svc_input in = svc_input_of(ps, parent ? parent->service : NULL);
 
-	read_proc_strings(pid, &ps);
-	in = svc_input_of(&ps, parent ? parent->service : NULL);
 	pi->svc_source = svc_resolve(e->rules, &in, pi->service, sizeof(pi->service));
-	snprintf(pi->comm, sizeof(pi->comm), "%s", ps.comm);
+	snprintf(pi->comm, sizeof(pi->comm), "%s", ps->comm);
 }
 
-static bool is_excluded(const struct svc_rules *excludes, pid_t pid)
+static void resolve_service(struct engine *e, pid_t pid, struct procinfo *pi)
 {
 	struct proc_strings ps;
-	struct svc_input in;
 
-	if (!svc_rules_count(excludes))
-		return false;
 	read_proc_strings(pid, &ps);
-	in = svc_input_of(&ps, NULL);
+	service_from(e, pid, &ps, pi);
+}
+
+/* Whether a process with these strings matches an exclusion rule. */
+static bool matches_excludes(const struct svc_rules *excludes, const struct proc_strings *ps)
+{
+	struct svc_input in = svc_input_of(ps, NULL);
+
 	return svc_rules_match(excludes, &in) != NULL;
 }
 
@@ -167,8 +169,12 @@ static bool is_excluded(const struct svc_rules *excludes, pid_t pid)
 static bool admit(pid_t pid, void *ctx)
 {
 	struct engine *e = ctx;
+	struct proc_strings ps;
 
-	return !is_excluded(e->excludes, pid);
+	if (!svc_rules_count(e->excludes))
+		return true;
+	read_proc_strings(pid, &ps);
+	return !matches_excludes(e->excludes, &ps);
 }
 
 static void on_track(const struct py_target *t, void *ctx)
@@ -410,17 +416,22 @@ void engine_set_rules(struct engine *e, const struct svc_rules *rules, const str
 	e->excludes = excludes;
 	tracker_forget_excluded(e->tr); /* a process the old rules excluded may be welcome now */
 	e->last_scan_ns = 0;            /* judged at the next turn, not in scan_interval_seconds */
+	/* one read of each process's strings: excluded now, or attributed afresh */
 	for (size_t i = 0; i < e->nprocs;) {
+		struct procinfo *pi = &e->procs[i];
 		size_t before = e->nprocs;
+		struct proc_strings ps;
 
-		if (is_excluded(excludes, e->procs[i].pid))
-			tracker_exclude(e->tr, e->procs[i].pid); /* on_untrack moves the last entry to i */
-		if (e->nprocs == before)
-			i++;
-	}
-	for (size_t i = 0; i < e->nprocs; i++) {
-		resolve_service(e, e->procs[i].pid, &e->procs[i]);
-		agg_process_add(e->agg, e->procs[i].pid, e->procs[i].service);
+		read_proc_strings(pi->pid, &ps);
+		if (svc_rules_count(excludes) && matches_excludes(excludes, &ps)) {
+			tracker_exclude(e->tr, pi->pid); /* on_untrack moves the last entry to i */
+			if (e->nprocs < before)
+				continue;
+		} else {
+			service_from(e, pi->pid, &ps, pi);
+			agg_process_add(e->agg, pi->pid, pi->service);
+		}
+		i++;
 	}
 	pthread_mutex_unlock(&e->lock);
 }
