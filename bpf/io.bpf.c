@@ -4,8 +4,9 @@
  * and the sock/tcp tracepoints give connect latency, failures, retransmits and resets per remote
  * peer. TCP sockets seen in a tracked process's context carry their owner in socket-local storage
  * (freed with the socket) so that softirq-time events (handshake completion, retransmits) can be
- * attributed. The per-transfer path is one hash lookup for an untracked process, and for a tracked
- * one a per-CPU counter update without atomics (userspace sums the CPUs). */
+ * attributed. The per-transfer path is one task-storage lookup for an untracked process
+ * (task_tracked()), and for a tracked one a per-CPU counter update without atomics (userspace sums
+ * the CPUs). */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
@@ -209,7 +210,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 	if (newstate == TCP_SYN_SENT) { /* in the connecting thread's context */
 		__u32 pid = bpf_get_current_pid_tgid() >> 32;
 
-		if (!bpf_map_lookup_elem(&py_procs, &pid))
+		if (!task_tracked(bpf_get_current_task_btf()))
 			return 0;
 		o = bpf_sk_storage_get(&socks, s, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (o) {

@@ -113,7 +113,7 @@ static int copy_record(void *ctx, void *data, size_t len)
 }
 
 /* Wakes every interval while records come, and backs off (doubling, up to RINGQ_IDLE_MS) while
- * none do, so an idle daemon wakes a few times a second instead of fifty. */
+ * none do, so an idle daemon's copier wakes twenty times a second instead of fifty. */
 static void *copier(void *arg)
 {
 	struct ringq *r = arg;
