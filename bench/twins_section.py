@@ -7,7 +7,7 @@ the twins' own asymmetry (the noise floor). What it counts: everything the daemo
 traced process (its BPF programs in that process's context, all sources together), so for one
 source's target it is an upper bound. What it does not: the daemon's own userspace CPU, which
 both twins share (measured in the "daemon" section)."""
-import os, statistics, subprocess, time
+import contextlib, os, statistics, subprocess, time
 
 import __main__ as run
 
@@ -17,33 +17,55 @@ PGLOOP = os.path.join(run.ROOT, "bench", "py", "pgloop.py")
 CHURN = os.path.join(run.ROOT, "tests", "py", "memory_work.py")
 
 
-def twin_daemon(untraced):
-    """A daemon (defaults: every source on) that excludes the twin whose last argument is untraced."""
-    return run.start_daemon(conf_lines=(f"exclude = cmdline: {untraced}$",))
+@contextlib.contextmanager
+def twin_daemon(twins, traced, untraced, settle=1):
+    """A daemon (defaults: every source on) tracing twins[traced] and excluding twins[untraced] (by its
+    last argument), once it does and `settle` seconds later; no daemon when traced is None."""
+    if traced is None:
+        yield
+        return
+    d = run.start_daemon(conf_lines=(f"exclude = cmdline: {untraced}$",))
+    try:
+        if not run.daemon_tracks(d, twins[traced].pid):
+            raise RuntimeError(f"the daemon did not track {traced}")
+        if run.daemon_tracks(d, twins[untraced].pid, timeout=0.5):
+            raise RuntimeError(f"the daemon tracks {untraced}, which it should exclude")
+        time.sleep(settle)
+        yield
+    finally:
+        d.terminate()
+        d.wait()
 
 
-def rounds(reps, twins, measure):
-    """[(traced value, untraced value)] per round, roles swapped each round, plus [(a, b)] of rounds
-    with no daemon. twins: {tag: Popen}; measure(traced_tag or None) -> {tag: value}."""
+def rounds(reps, run_round):
+    """[(traced value, untraced value)] per round, roles swapped each round, plus [(a, b)] of a round
+    with no daemon after every second one. run_round(traced, untraced) -> {tag: value}, called with
+    (None, None) for the rounds without a daemon."""
     paired, control = [], []
     for i in range(reps):
         traced, untraced = TAGS if i % 2 == 0 else TAGS[::-1]
-        d = twin_daemon(untraced)
-        try:
-            if not run.daemon_tracks(d, twins[traced].pid):
-                raise RuntimeError(f"the daemon did not track {traced}")
-            if run.daemon_tracks(d, twins[untraced].pid, timeout=0.5):
-                raise RuntimeError(f"the daemon tracks {untraced}, which it should exclude")
-            time.sleep(1)
-            got = measure(traced)
-        finally:
-            d.terminate()
-            d.wait()
+        got = run_round(traced, untraced)
         paired.append((got[traced], got[untraced]))
         if i % 2 == 1:
-            got = measure(None)
+            got = run_round(None, None)
             control.append((got[TAGS[0]], got[TAGS[1]]))
     return paired, control
+
+
+def long_lived_rounds(reps, twins, measure):
+    """rounds() over twins that live through all of them: a warm-up, then measure() -> {tag: value}
+    under each round's daemon; the twins are killed at the end."""
+    def run_round(traced, untraced):
+        with twin_daemon(twins, traced, untraced):
+            return measure()
+
+    try:
+        measure()  # warm up
+        return rounds(reps, run_round)
+    finally:
+        for p in twins.values():
+            p.kill()
+            p.wait()
 
 
 def row(name, target, limit, paired, control, unit, higher_is_better):
@@ -81,18 +103,11 @@ def http_twins(reps):
         apps[tag] = subprocess.Popen(["taskset", "-c", "0", run.PY, AIO, "async", tag], stdout=subprocess.PIPE,
                                      text=True)
         ports[tag] = int(apps[tag].stdout.readline().split()[1])
-
-    def measure(_traced):
+    def measure():
         ws = {tag: wrk_start(ports[tag], 5) for tag in TAGS}
         return {tag: wrk_rps(w) for tag, w in ws.items()}
 
-    try:
-        measure(None)  # warm up
-        paired, control = rounds(reps, apps, measure)
-    finally:
-        for a in apps.values():
-            a.kill()
-            a.wait()
+    paired, control = long_lived_rounds(reps, apps, measure)
     return row("aiohttp twins under wrk at once (CPU 0 shared), traced vs excluded: RPS", "<= 2 % loss", 0.02,
                paired, control, ("req/s", 0), True)
 
@@ -110,19 +125,13 @@ def pg_twins(reps):
         for p in loops.values():
             assert p.stdout.readline().strip() == "ready"
 
-        def measure(_traced):
+        def measure():
             for p in loops.values():
                 p.stdin.write("go\n")
                 p.stdin.flush()
             return {tag: float(p.stdout.readline()) for tag, p in loops.items()}
 
-        try:
-            measure(None)  # warm up
-            paired, control = rounds(reps, loops, measure)
-        finally:
-            for p in loops.values():
-                p.kill()
-                p.wait()
+        paired, control = long_lived_rounds(reps, loops, measure)
     # two loops and their two backends keep both CPUs busy, so this loss is relative to the CPU a
     # query takes (client + server), not to its wall time as in the db section's row with the target
     return row("psycopg2 twins (PK SELECT loops for 4 s at once, unix socket; CPU-bound: loss per CPU of a query), "
@@ -144,35 +153,22 @@ def churn_start():
 def churn_round(traced, untraced):
     """{tag: CPU seconds} of one run of both twins, with a daemon tracing `traced` (None: no daemon).
     The twins are short-lived, so each round starts them, and the daemon tracks them first."""
-    d = twin_daemon(untraced) if traced else None
     procs = churn_start()
     try:
-        if d:
-            if not run.daemon_tracks(d, procs[traced].pid):
-                raise RuntimeError(f"the daemon did not track {traced}")
-            time.sleep(4)  # GC probes attach 1 s after tracking, then follow the collection rate
-        for p in procs.values():
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        return {tag: float(p.stdout.readline().split()[1]) for tag, p in procs.items()}
+        # GC probes attach 1 s after tracking, then follow the collection rate
+        with twin_daemon(procs, traced, untraced, settle=4):
+            for p in procs.values():
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            return {tag: float(p.stdout.readline().split()[1]) for tag, p in procs.items()}
     finally:
         for p in procs.values():
             p.wait()
-        if d:
-            d.terminate()
-            d.wait()
 
 
 def churn_twins(reps):
     """Two churn benchmarks at once, sharing CPU 0: CPU seconds of each."""
-    paired, control = [], []
-    for i in range(reps):
-        traced, untraced = TAGS if i % 2 == 0 else TAGS[::-1]
-        got = churn_round(traced, untraced)
-        paired.append((got[traced], got[untraced]))
-        if i % 2 == 1:
-            got = churn_round(None, None)
-            control.append((got[TAGS[0]], got[TAGS[1]]))
+    paired, control = rounds(reps, churn_round)
     return row("allocation-heavy churn twins (sharing CPU 0, at once), traced vs excluded: CPU seconds",
                "<= 1 %", 0.01, paired, control, ("s", 2), False)
 
