@@ -354,23 +354,26 @@ static __always_inline __u64 capture(const struct pm_proc_cfg *cfg, struct task_
 #define FP_MAX_USES 16  /* walk again after this many reuses */
 
 /* A cheap identity of the current blocking point: address, code object and instruction of the
- * innermost FP_FRAMES frames (one read per frame instead of one per frame of the whole stack).
+ * innermost FP_FRAMES frames (a read or two: the frames share a block, see frame_fetch()).
  * 0 when it cannot be read. */
 static __always_inline __u64 fingerprint(const struct pm_proc_cfg *cfg, struct task_state *ts)
 {
 	const struct pm_walk_offsets *off = &cfg->off;
-	__u64 tstate = thread_tstate(cfg, ts), f, h = 0x84222325cbf29ce4ULL;
-	__u32 zero = 0, span = frame_span(off);
-	struct py_frame_bytes *fb = bpf_map_lookup_elem(&py_frame_buf, &zero);
+	__u64 tstate = thread_tstate(cfg, ts), f, below = 0, h = 0x84222325cbf29ce4ULL;
+	__u32 zero = 0;
+	struct frame_reader r = { .blk = bpf_map_lookup_elem(&py_frame_buf, &zero), .span = frame_span(off) };
+	long at;
 
-	if (!tstate || !fb || span > PY_FRAME_SPAN)
+	if (!tstate || !r.blk || !r.span || r.span > PY_FRAME_SPAN)
 		return 0;
 	f = top_frame(cfg, tstate);
 	for (int i = 0; i < FP_FRAMES && f; i++) {
-		if (bpf_probe_read_user(fb->b, frame_read_size(span), (void *)f))
+		at = frame_fetch(&r, f, below);
+		if (at < 0)
 			return 0;
-		h = mix(mix(mix(h, f), frame_u64(fb, off->frame_code)), frame_u64(fb, off->frame_instr));
-		f = frame_u64(fb, off->frame_previous);
+		h = mix(mix(mix(h, f), frame_u64(&r, at, off->frame_code)), frame_u64(&r, at, off->frame_instr));
+		below = f;
+		f = frame_u64(&r, at, off->frame_previous);
 	}
 	return h | 1;
 }

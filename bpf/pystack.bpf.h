@@ -13,25 +13,41 @@
  * per frame instead of four: each bpf_probe_read_user costs about as much for 8 bytes as for 112. */
 #define PY_FRAME_SPAN 128
 
-struct py_frame_bytes {
-	__u8 b[PY_FRAME_SPAN];
+/* On 3.11+ a thread's frames sit next to each other on its data stack, each caller just below its
+ * callee: one read of the PY_BLOCK bytes below a frame (within its page, which is mapped because
+ * the frame is) usually holds its callers too, so a walk costs a read per page of frames rather
+ * than a read per frame. Frames elsewhere (a coroutine's frame lives in its object, PyFrameObjects
+ * before 3.11 on the heap) are read on their own. */
+#define PY_BLOCK 2048
+#define PY_PAGE 4096ULL
+
+struct py_frame_block {
+	__u8 b[PY_BLOCK + PY_FRAME_SPAN]; /* the slack keeps a field read at any in-block offset in bounds */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct py_frame_bytes);
+	__type(value, struct py_frame_block);
 } py_frame_buf SEC(".maps");
+
+/* The user memory held in a py_frame_block: [base, base + len). */
+struct frame_reader {
+	struct py_frame_block *blk;
+	__u64 base;
+	__u32 len;
+	__u32 span;  /* bytes of each frame the walker needs: the end of its furthest field */
+};
 
 struct walk_ctx {
 	struct pm_py_stack *st;
 	const struct pm_proc_cfg *cfg;
-	struct py_frame_bytes *fb;
+	struct frame_reader r;
 	__u64 frame;
+	__u64 last;  /* the frame read before this one */
 	__u64 hash;
 	__u32 depth;
-	__u32 span;  /* bytes of each frame to read: the end of its furthest field */
 	bool done;
 };
 
@@ -41,23 +57,48 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
 	return h * 0xff51afd7ed558ccdULL;
 }
 
-/* span (1..PY_FRAME_SPAN, checked by the caller) in a form the verifier bounds at the read itself:
- * a mask survives the compiler, a clamp may be hoisted away from the call. */
-static __always_inline __u32 frame_read_size(__u32 span)
+/* Makes frame's first span bytes readable in r's block; returns their offset there, or -1 when
+ * the memory cannot be read. below is the frame the walk comes from (0 at the top): a frame just
+ * under it is read with the rest of its page's block. Sizes are masked where they are used: the
+ * verifier bounds a mask, while a clamp may be hoisted away from the call. */
+static __always_inline long frame_fetch(struct frame_reader *r, __u64 frame, __u64 below)
 {
-	return ((span - 1) & (PY_FRAME_SPAN - 1)) + 1;
+	__u64 lo, end = frame + r->span;
+	__u32 len;
+
+	if (frame >= r->base && end <= r->base + r->len)
+		return frame - r->base;
+	if (!below || (frame < below && below - frame <= PY_BLOCK)) {
+		lo = end > PY_BLOCK ? end - PY_BLOCK : 0;
+		if (lo < (frame & ~(PY_PAGE - 1)))
+			lo = frame & ~(PY_PAGE - 1);
+		len = end - lo;
+		if (!bpf_probe_read_user(r->blk->b, ((len - 1) & (PY_BLOCK - 1)) + 1, (void *)lo)) {
+			r->base = lo;
+			r->len = ((len - 1) & (PY_BLOCK - 1)) + 1;
+			return frame - lo;
+		}
+	}
+	r->base = r->len = 0;
+	if (bpf_probe_read_user(r->blk->b, ((r->span - 1) & (PY_FRAME_SPAN - 1)) + 1, (void *)frame))
+		return -1;
+	r->base = frame;
+	r->len = r->span;
+	return 0;
 }
 
-static __always_inline __u64 frame_u64(const struct py_frame_bytes *fb, __u32 off)
+/* The 8 bytes at field offset off of the frame at block offset at. */
+static __always_inline __u64 frame_u64(const struct frame_reader *r, long at, __u32 off)
 {
 	__u64 v = 0;
 
 	if (off <= PY_FRAME_SPAN - sizeof(v))
-		__builtin_memcpy(&v, fb->b + off, sizeof(v));
+		__builtin_memcpy(&v, r->blk->b + (at & (PY_BLOCK - 1)) + off, sizeof(v));
 	return v;
 }
 
-static __always_inline __s32 frame_lasti(const struct pm_proc_cfg *cfg, const struct py_frame_bytes *fb, __u64 code)
+static __always_inline __s32 frame_lasti(const struct pm_proc_cfg *cfg, const struct frame_reader *r, long at,
+					 __u64 code)
 {
 	const struct pm_walk_offsets *off = &cfg->off;
 	__u32 o = off->frame_instr;
@@ -66,10 +107,10 @@ static __always_inline __s32 frame_lasti(const struct pm_proc_cfg *cfg, const st
 
 	if (off->instr_kind <= PM_INSTR_LASTI_UNITS) {
 		if (o <= PY_FRAME_SPAN - sizeof(lasti))
-			__builtin_memcpy(&lasti, fb->b + o, sizeof(lasti));
+			__builtin_memcpy(&lasti, r->blk->b + (at & (PY_BLOCK - 1)) + o, sizeof(lasti));
 		return lasti;
 	}
-	ptr = frame_u64(fb, o);
+	ptr = frame_u64(r, at, o);
 	return ptr >= code + off->code_adaptive ? (__s32)((ptr - code - off->code_adaptive) >> 1) : -1;
 }
 
@@ -78,26 +119,28 @@ static long walk_step(__u32 i, void *data)
 {
 	struct walk_ctx *c = data;
 	const struct pm_walk_offsets *off = &c->cfg->off;
-	struct py_frame_bytes *fb = c->fb;
-	__u32 span = c->span, n, o;
 	__u64 code, prev;
+	__u32 n, o;
 	__s32 lasti;
 	__u8 owner = 0;
+	long at;
 
 	if (!c->frame) {
 		c->done = true;
 		return 1;
 	}
-	if (bpf_probe_read_user(fb->b, frame_read_size(span), (void *)c->frame)) {
+	at = frame_fetch(&c->r, c->frame, c->last);
+	if (at < 0) {
 		c->st->flags |= PM_STACK_READ_ERROR;
 		c->done = true;
 		return 1;
 	}
-	code = frame_u64(fb, off->frame_code);
-	prev = frame_u64(fb, off->frame_previous);
+	c->last = c->frame;
+	code = frame_u64(&c->r, at, off->frame_code);
+	prev = frame_u64(&c->r, at, off->frame_previous);
 	o = off->frame_owner;
 	if (o != PM_NO_OFFSET && off->owner_skip_min && o < PY_FRAME_SPAN)
-		owner = fb->b[o];
+		owner = c->r.blk->b[(at & (PY_BLOCK - 1)) + o];
 	if ((off->owner_skip_min && owner >= off->owner_skip_min) || !code ||
 	    (c->cfg->none_addr && code == c->cfg->none_addr)) {
 		c->frame = prev;
@@ -109,7 +152,7 @@ static long walk_step(__u32 i, void *data)
 		c->done = true;
 		return 1;
 	}
-	lasti = frame_lasti(c->cfg, fb, code);
+	lasti = frame_lasti(c->cfg, &c->r, at, code);
 	c->st->frames[n & (PM_MAX_DEPTH - 1)].code = code;
 	c->st->frames[n & (PM_MAX_DEPTH - 1)].lasti = lasti;
 	c->st->frames[n & (PM_MAX_DEPTH - 1)].pad = 0;
@@ -186,9 +229,9 @@ static __always_inline __u64 py_stack_walk(struct pm_py_stack *st, const struct 
 		st->flags |= PM_STACK_NO_TSTATE;
 		return 0;
 	}
-	c.fb = bpf_map_lookup_elem(&py_frame_buf, &zero);
-	c.span = frame_span(&cfg->off);
-	if (!c.fb || c.span > PY_FRAME_SPAN) {
+	c.r.blk = bpf_map_lookup_elem(&py_frame_buf, &zero);
+	c.r.span = frame_span(&cfg->off);
+	if (!c.r.blk || !c.r.span || c.r.span > PY_FRAME_SPAN) {
 		st->flags |= PM_STACK_READ_ERROR;
 		return 0;
 	}
