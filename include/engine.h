@@ -38,9 +38,10 @@ int engine_start(const struct engine_opts *o, struct engine **out);
 void engine_free(struct engine *e);
 /* One turn of the ingest loop, waiting up to timeout_ms for events. Returns 0 or -errno. */
 int engine_run_once(struct engine *e, int timeout_ms);
-/* Replaces the service rules and exclusions (SIGHUP); existing processes are re-attributed, and
- * those now excluded are no longer traced. */
-void engine_set_rules(struct engine *e, const struct svc_rules *rules, const struct svc_rules *excludes);
+/* Applies a reloaded configuration (SIGHUP): the service rules and exclusions (existing processes
+ * are re-attributed, those now excluded are no longer traced) and each source's live options (the
+ * database capture's on/off). o's rules must outlive the engine or the next reload. */
+void engine_reload(struct engine *e, const struct engine_opts *o);
 
 /* ---- queries (thread-safe) ------------------------------------------------------------- */
 /* {"services":[{name, processes, cpu_seconds_total, cpu_percent, top_function}...]} */

@@ -26,6 +26,8 @@ struct source_ops {
 	void (*untrack)(void *state, pid_t pid);
 	/* Periodic work (drain maps/ring buffers), every loop turn (~100 ms). */
 	void (*tick)(void *state, uint64_t now_mono_ns);
+	/* The configuration was reloaded (SIGHUP): applies the options that change live. */
+	void (*reload)(void *state, const struct engine_opts *o);
 	/* An epoll-able fd that wakes the loop (a ring buffer), or -1. */
 	int (*poll_fd)(void *state);
 	/* Adds this source's metric families. */

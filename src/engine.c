@@ -409,9 +409,14 @@ int engine_run_once(struct engine *e, int timeout_ms)
 	return n < 0 ? n : 0;
 }
 
-void engine_set_rules(struct engine *e, const struct svc_rules *rules, const struct svc_rules *excludes)
+void engine_reload(struct engine *e, const struct engine_opts *o)
 {
+	const struct svc_rules *rules = o->rules, *excludes = o->excludes;
+
 	pthread_mutex_lock(&e->lock);
+	for (size_t i = 0; pyrometer_sources[i]; i++)
+		if (!e->src_err[i] && pyrometer_sources[i]->reload)
+			pyrometer_sources[i]->reload(e->src_state[i], o);
 	e->rules = rules;
 	e->excludes = excludes;
 	tracker_forget_excluded(e->tr); /* a process the old rules excluded may be welcome now */

@@ -63,6 +63,7 @@ struct pgwire {
 	struct np *np;
 	uint64_t bad_events, conn_cap_drops, not_pg, lost_stacks, tls_conns;
 	uint64_t parser_desyncs, parser_dropped;
+	bool paused; /* db_capture = false since a reload: the kernel side streams nothing */
 };
 
 /* ---- the connection table ------------------------------------------------------------------- */
@@ -462,6 +463,30 @@ static void pgwire_untrack(void *state, pid_t pid)
 			memset(&w->sites[i], 0, sizeof(w->sites[i]));
 }
 
+/* db_capture switched by a reload. Pausing finishes what the kernel already streamed and closes
+ * every connection's parser: the stream has a gap from here, so after resuming each connection is
+ * joined afresh at its next message (as at start-up, for connections older than the daemon). */
+static void pgwire_reload(void *state, const struct engine_opts *o)
+{
+	struct pgwire *w = state;
+
+	if (o->db.disabled == w->paused)
+		return;
+	w->paused = o->db.disabled;
+	w->skel->bss->capture_paused = w->paused;
+	if (!w->paused)
+		return;
+	drain_events(w);
+	for (size_t i = 0; i < w->nslots;) {
+		if (w->conns[i].pid) {
+			np_forget_pid(w->np, w->conns[i].pid, 0);
+			conn_close(w, &w->conns[i]); /* a later entry may move into i: look again */
+		} else {
+			i++;
+		}
+	}
+}
+
 static void pgwire_tick(void *state, uint64_t now)
 {
 	struct pgwire *w = state;
@@ -538,6 +563,9 @@ static int pgwire_metrics(void *state, struct expo *x)
 	np_get_stats(w->np, &ns);
 	TRY(dbagg_metrics(w->agg, x));
 	TRY(findings_metric(w, x));
+	TRY(expo_family(x, "pyrometer_db_capture_enabled", EXPO_GAUGE,
+			"1 while database queries are captured, 0 while a reloaded configuration pauses the capture."));
+	TRY(expo_value_u64(x, NULL, 0, !w->paused));
 	TRY(expo_family(x, "pyrometer_db_capture_events_total", EXPO_COUNTER,
 			"Socket transfers of database connections streamed from the kernel."));
 	TRY(expo_value_u64(x, NULL, 0, bpf_stat(w, PM_DB_STAT_EVENTS)));
@@ -658,7 +686,9 @@ json_object *pgwire_queries_json(struct engine *e, const char *service, unsigned
 
 static void pgwire_process_json(void *state, pid_t pid, json_object *sources)
 {
-	json_object_object_add(sources, "db_queries", json_object_new_boolean(true));
+	struct pgwire *w = state;
+
+	json_object_object_add(sources, "db_queries", json_object_new_boolean(!w->paused));
 }
 
 const struct source_ops pgwire_source = {
@@ -667,6 +697,7 @@ const struct source_ops pgwire_source = {
 	.stop = pgwire_stop,
 	.untrack = pgwire_untrack,
 	.tick = pgwire_tick,
+	.reload = pgwire_reload,
 	.metrics = pgwire_metrics,
 	.findings = pgwire_findings,
 	.process_json = pgwire_process_json,

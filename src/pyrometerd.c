@@ -17,6 +17,7 @@
 #include "http.h"
 
 static volatile sig_atomic_t got_term, got_hup;
+static bool db_loaded; /* db_capture was on at start: a reload can pause and resume it */
 
 static void on_signal(int sig)
 {
@@ -206,11 +207,16 @@ static void reload(struct config *cur, struct engine *e, const char *path, bool 
 		fprintf(stderr, "pyrometerd: Failed to reload the configuration, keeping the old one: %s\n", err);
 		config_free(&fresh);
 	} else {
-		engine_set_rules(e, fresh.rules, fresh.excludes);
+		struct engine_opts o;
+
+		if (fresh.db_capture && !db_loaded)
+			fprintf(stderr, "pyrometerd: db_capture = true takes a restart: the capture was not loaded at start\n");
+		engine_opts_from(&fresh, &o);
+		engine_reload(e, &o);
 		config_free(cur);
 		*cur = fresh;
-		fprintf(stderr, "pyrometerd: configuration reloaded (service overrides, exclusions and log level apply now; "
-				"other keys at restart)\n");
+		fprintf(stderr, "pyrometerd: configuration reloaded (service overrides, exclusions, db_capture = false/true "
+				"and log level apply now; other keys at restart)\n");
 	}
 	sd_notify(0, "READY=1\nSTATUS=configuration reloaded");
 }
@@ -255,6 +261,7 @@ int main(int argc, char **argv)
 	signal(SIGHUP, on_signal);
 
 	engine_opts_from(&cfg, &eo);
+	db_loaded = cfg.db_capture;
 	r = engine_start(&eo, &e);
 	if (r) {
 		fprintf(stderr, "pyrometerd: Failed to start the BPF engine: %s%s\n", strerror(-r),

@@ -5,7 +5,7 @@ extended-protocol client, a Django view with and without select_related, a SQLAl
 loop, TLS connections counted but not parsed, no literal anywhere the daemon speaks, and hostile
 peers that must not crash or wedge it.
 Workloads run under Debian's /usr/bin/python3.11 (python3-psycopg2, -django, -sqlalchemy)."""
-import json, os, re, select, subprocess, time, unittest
+import json, os, re, select, signal, subprocess, time, unittest
 
 import lib
 import pg
@@ -46,8 +46,8 @@ def readline(p, timeout):
 
 def metric_sum(text, name, **labels):
     total = 0.0
-    for m in re.finditer(r"^" + re.escape(name) + r"\{([^}]*)\} (\S+)$", text, re.M):
-        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+    for m in re.finditer(r"^" + re.escape(name) + r"(?:\{([^}]*)\})? (\S+)$", text, re.M):
+        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1) or ""))
         if all(got.get(k) == v for k, v in labels.items()):
             total += float(m.group(2))
     return total
@@ -142,6 +142,50 @@ class Psycopg2(DbCase):
         self.assertIn(f"slow_lookup (", r.stdout)
         self.assertIn(f"db_psycopg2.py:{loop_line})", r.stdout)
         self.assertIn("[nplusone]", r.stdout)
+        self.finish(p)
+
+    def test_reload_pauses_and_resumes_the_capture(self):
+        """db_capture = false on SIGHUP stops the counting at once and db_capture = true starts it again,
+        on the same connection, without a restart."""
+        d = self.daemon()
+        p = lib.start_py(PY, "db_psycopg2.py", SRV.dsn(), "fastloop", 3, 30, stdin=subprocess.PIPE,
+                         env=dict(os.environ, STEPPED="1"))
+        self.addCleanup(lib.stop, p)
+        self.wait_for("db_psycopg2.py to be tracked",
+                      lambda: any(x["pid"] == p.pid for x in d.json("/api/v1/processes")["processes"]))
+
+        def step(expect):
+            p.stdin.write("\n")
+            p.stdin.flush()
+            line = readline(p, 60)
+            self.assertTrue(line.startswith(expect), line)
+            return int(line.split()[1])
+
+        def counted():
+            return metric_sum(d.get("/metrics").decode(), "pyrometer_db_queries_total", service="db_psycopg2")
+
+        def capture(on):
+            with open(d.config, "w") as f:
+                f.write("" if on else "db_capture = false\n")
+            d.p.send_signal(signal.SIGHUP)
+            self.wait_for(f"db capture {'on' if on else 'off'}", lambda: re.search(
+                rf"^pyrometer_db_capture_enabled {int(on)}$", d.get("/metrics").decode(), re.M))
+
+        first = step("batch")  # the setup and one batch, captured
+        self.wait_for(f"{first} queries counted", lambda: counted() == first, show=counted)
+        capture(False)
+        self.assertFalse(d.json(f"/api/v1/processes/{p.pid}")["sources"]["db_queries"])
+        second = step("batch")  # not captured
+        time.sleep(1.5)  # a few engine turns: anything streamed would be counted by now
+        self.assertEqual(counted(), first)
+        capture(True)
+        done = step("done")  # captured again, the connection joined afresh at its next query
+        resumed = done - second
+        # nothing was in flight across the resume (the batch started after it): every query counts
+        self.wait_for("the resumed batch counted", lambda: counted() == first + resumed,
+                      show=lambda: (first, resumed, counted()))
+        print(f"  counted {first} on, 0 of {second - first} paused, {counted() - first} of {resumed} resumed")
+        self.assertIsNone(d.p.poll())
         self.finish(p)
 
     def test_batched_any_is_no_finding_over_unix_socket(self):

@@ -1,7 +1,8 @@
 """psycopg2 workload for the database tests. Usage: db_psycopg2.py DSN MODE BATCHES [N]
 Prints 'ready', waits for a line on stdin, then connects, creates and fills the author table,
 runs BATCHES batches (0.8 s apart) and prints 'done QUERIES' with the number of statements it
-sent (the four of the setup included), and waits for a line before exiting.
+sent (the four of the setup included), and waits for a line before exiting. With STEPPED=1 in the
+environment, each batch but the last is followed by 'batch QUERIES' and a wait for a line instead.
 MODE:
   loop     one slow SELECT per author, N per batch (an N+1 from the line marked LOOP-LINE)
   fastloop one primary-key SELECT per author id, N per batch (fast: below the default time floor)
@@ -10,7 +11,7 @@ MODE:
   prepare  SQL PREPARE once, then EXECUTE N times per batch
   literal  queries carrying the literals 'zq-literal-8841' and 4276318491
 The author table is filled by setup(); queries read a padded column so each takes some time."""
-import sys, time
+import os, sys, time
 
 import psycopg2
 
@@ -75,8 +76,12 @@ def main():
     if mode == "prepare":
         cur.execute("PREPARE by_name (text) AS SELECT id, name FROM author WHERE name = $1")
         sent += 1
+    stepped = os.environ.get("STEPPED") == "1"
     for b in range(batches):
-        if b:
+        if b and stepped:
+            print(f"batch {sent}", flush=True)
+            sys.stdin.readline()
+        elif b:
             time.sleep(0.8)
         sent += batch(cur, mode, n)
     print(f"done {sent}", flush=True)
