@@ -27,8 +27,6 @@
 #define MSG_PEEK    2
 
 const volatile __u32 max_depth = PM_DB_MAX_DEPTH;
-/* set by userspace while a reloaded configuration says db_capture = false */
-volatile __u32 capture_paused = 0;
 
 /* The transfer being looked at: the syscall's buffer and what the socket layer moved. */
 struct xfer {
@@ -362,7 +360,7 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 	const __u8 *first;
 	__u8 *m;
 
-	if (ret <= 0 || !sk || (dir == PM_DB_RECV && (flags & MSG_PEEK)) || capture_paused)
+	if (ret <= 0 || !sk || (dir == PM_DB_RECV && (flags & MSG_PEEK)))
 		return;
 	if (!task_tracked(bpf_get_current_task_btf())) /* the host's other processes: cheapest test first */
 		return;

@@ -463,19 +463,33 @@ static void pgwire_untrack(void *state, pid_t pid)
 			memset(&w->sites[i], 0, sizeof(w->sites[i]));
 }
 
-/* db_capture switched by a reload. Pausing finishes what the kernel already streamed and closes
- * every connection's parser: the stream has a gap from here, so after resuming each connection is
- * joined afresh at its next message (as at start-up, for connections older than the daemon). */
+/* db_capture switched by a reload. Pausing detaches the two socket hooks (the host pays nothing
+ * for them from then on), finishes what the kernel already streamed and closes every connection's
+ * parser: the stream has a gap from here, so after resuming each connection is joined afresh at
+ * its next message (as at start-up, for connections older than the daemon). */
 static void pgwire_reload(void *state, const struct engine_opts *o)
 {
 	struct pgwire *w = state;
+	struct pgwire_bpf *s = w->skel;
 
 	if (o->db.disabled == w->paused)
 		return;
-	w->paused = o->db.disabled;
-	w->skel->bss->capture_paused = w->paused;
-	if (!w->paused)
+	if (!o->db.disabled) {
+		s->links.db_send = bpf_program__attach(s->progs.db_send);
+		s->links.db_recv = s->links.db_send ? bpf_program__attach(s->progs.db_recv) : NULL;
+		if (!s->links.db_recv) {
+			fprintf(stderr, "pyrometerd: db capture: cannot resume (attach: %s), still paused\n", strerror(errno));
+			bpf_link__destroy(s->links.db_send);
+			s->links.db_send = NULL;
+			return;
+		}
+		w->paused = false;
 		return;
+	}
+	bpf_link__destroy(s->links.db_send);
+	bpf_link__destroy(s->links.db_recv);
+	s->links.db_send = s->links.db_recv = NULL;
+	w->paused = true;
 	drain_events(w);
 	for (size_t i = 0; i < w->nslots;) {
 		if (w->conns[i].pid) {
