@@ -25,7 +25,7 @@ struct {
 struct task_seen {
 	__u64 gen;     /* py_gen + 1 when answered (0: never) */
 	__u32 tracked;
-	__u32 pad;
+	__u32 slot;    /* its process's pm_proc_cfg.slot, when tracked */
 };
 
 struct {
@@ -35,24 +35,40 @@ struct {
 	__type(value, struct task_seen);
 } py_tasks SEC(".maps");
 
-/* Whether task's process is in py_procs. A lookup in py_procs the first time a task asks in each
- * generation; the task's own storage after that. */
-static __always_inline bool task_tracked(struct task_struct *task)
+static __always_inline bool procs_lookup(__u32 tgid, __u32 *slot)
+{
+	const struct pm_proc_cfg *cfg = bpf_map_lookup_elem(&py_procs, &tgid);
+
+	*slot = cfg ? cfg->slot : 0;
+	return cfg != NULL;
+}
+
+/* Whether task's process is in py_procs, and its slot (*slot) if so. A lookup in py_procs the
+ * first time a task asks in each generation; the task's own storage after that. */
+static __always_inline bool task_tracked_slot(struct task_struct *task, __u32 *slot)
 {
 	__u32 zero = 0, tgid = task->tgid; /* a BTF pointer: a plain load */
 	__u64 *gen = bpf_map_lookup_elem(&py_gen, &zero);
 	struct task_seen *seen;
 
 	if (!gen)
-		return bpf_map_lookup_elem(&py_procs, &tgid) != NULL;
+		return procs_lookup(tgid, slot);
 	seen = bpf_task_storage_get(&py_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!seen) /* no memory, or the storage is busy on this CPU */
-		return bpf_map_lookup_elem(&py_procs, &tgid) != NULL;
+		return procs_lookup(tgid, slot);
 	if (seen->gen != *gen + 1) {
-		seen->tracked = bpf_map_lookup_elem(&py_procs, &tgid) != NULL;
+		seen->tracked = procs_lookup(tgid, &seen->slot);
 		seen->gen = *gen + 1;
 	}
+	*slot = seen->slot;
 	return seen->tracked;
+}
+
+static __always_inline bool task_tracked(struct task_struct *task)
+{
+	__u32 slot;
+
+	return task_tracked_slot(task, &slot);
 }
 
 #endif

@@ -52,6 +52,7 @@ struct pm_proc_cfg {
 	__u16 py_version;      /* 0xMMmm, e.g. 0x030b */
 	__u16 flags;           /* PM_PROC_* */
 	struct pm_walk_offsets off;
+	__u32 slot;            /* the process's index (< PM_MAX_PROCS) in per-process arrays (io_procs) */
 };
 #define PM_PROC_VERIFY_TID 0x1 /* check tstate->thread_id == fs base before trusting the TSS slot */
 

@@ -22,6 +22,7 @@ struct cpu_sampler {
 	struct pm_py_stack *stack_buf;
 	uint64_t lost_stacks, drained_keys, period_ns;
 	uint64_t procs_gen; /* py_gen[0]: bumped after each py_procs change (bpf/tracked.bpf.h) */
+	pid_t slot_pid[PM_MAX_PROCS]; /* the process holding each pm_proc_cfg.slot, 0 if free */
 	bool kernel_stacks, user_stacks;
 };
 
@@ -99,21 +100,45 @@ static void procs_changed(struct cpu_sampler *s)
 	bpf_map__update_elem(s->skel->maps.py_gen, &zero, sizeof(zero), &s->procs_gen, sizeof(s->procs_gen), BPF_ANY);
 }
 
+/* pid's slot: the one it holds, else the first free one; -1 when all are taken. */
+static int slot_of(const struct cpu_sampler *s, pid_t pid, bool take_free)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < PM_MAX_PROCS; i++) {
+		if (s->slot_pid[i] == pid)
+			return i;
+		if (!s->slot_pid[i] && free_slot < 0)
+			free_slot = i;
+	}
+	return take_free ? free_slot : -1;
+}
+
 int cpu_sampler_track(struct cpu_sampler *s, pid_t pid, const struct pm_proc_cfg *cfg)
 {
+	struct pm_proc_cfg c = *cfg;
+	int slot = slot_of(s, pid, true), err;
 	__u32 key = pid;
-	int err = bpf_map__update_elem(s->skel->maps.py_procs, &key, sizeof(key), cfg, sizeof(*cfg), BPF_ANY);
 
-	if (!err)
-		procs_changed(s);
-	return err;
+	if (slot < 0)
+		return -ENOSPC;
+	c.slot = (__u32)slot;
+	err = bpf_map__update_elem(s->skel->maps.py_procs, &key, sizeof(key), &c, sizeof(c), BPF_ANY);
+	if (err)
+		return err;
+	s->slot_pid[slot] = pid;
+	procs_changed(s);
+	return 0;
 }
 
 int cpu_sampler_untrack(struct cpu_sampler *s, pid_t pid)
 {
+	int slot = slot_of(s, pid, false);
 	__u32 key = pid;
 	int err = bpf_map__delete_elem(s->skel->maps.py_procs, &key, sizeof(key), 0);
 
+	if (slot >= 0)
+		s->slot_pid[slot] = 0;
 	if (!err)
 		procs_changed(s);
 	return err == -ENOENT ? 0 : err;

@@ -39,6 +39,7 @@ struct iosvc {
 
 struct iopid {
 	pid_t pid;
+	__u32 slot; /* its pm_proc_cfg.slot: where the kernel counts its socket transfers */
 	struct pm_io_proc last;
 	struct io_proc_io last_pio;
 	bool have_pio;
@@ -162,10 +163,11 @@ static uint64_t sub0(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
-/* The kernel's per-CPU socket counters of pid, summed (zero if it has none yet). */
-static void read_counters(struct io *s, pid_t pid, struct pm_io_proc *sum)
+/* The kernel's per-CPU socket counters in a process's slot, summed. A slot is reused: what it
+ * holds at tracking time is the baseline (iopid.last), not the new process's. */
+static void read_counters(struct io *s, __u32 slot, struct pm_io_proc *sum)
 {
-	__u32 key = (__u32)pid;
+	__u32 key = slot;
 	const __u64 *cpu;
 
 	*sum = (struct pm_io_proc){ 0 };
@@ -190,7 +192,7 @@ static void poll_pid(struct io *s, struct iopid *p)
 	struct iosvc *v = service ? svc_get(s, service) : NULL;
 	bool have = read_proc_io(p->pid, &pio);
 
-	read_counters(s, p->pid, &cur);
+	read_counters(s, p->slot, &cur);
 	for (int k = 0; v && k < PM_IO_SOCK_KINDS; k++)
 		for (int d = 0; d < 2; d++) {
 			v->bytes[k][d] += sub0(cur.bytes[k][d], p->last.bytes[k][d]);
@@ -359,6 +361,8 @@ static void io_track(void *state, const struct py_target *t, const char *service
 {
 	struct io *s = state;
 	struct iopid *p = pid_find(s, t->pid);
+	struct pm_proc_cfg cfg;
+	__u32 key = t->pid;
 
 	if (p)
 		return;
@@ -371,10 +375,14 @@ static void io_track(void *state, const struct py_target *t, const char *service
 		s->pids = n;
 		s->pids_cap = cap;
 	}
+	if (bpf_map__lookup_elem(s->skel->maps.py_procs, &key, sizeof(key), &cfg, sizeof(cfg), 0))
+		return; /* untracked already */
 	p = &s->pids[s->npids++];
 	memset(p, 0, sizeof(*p));
 	p->pid = t->pid;
-	/* I/O before tracking belongs to no one: start from now */
+	p->slot = cfg.slot;
+	/* I/O before tracking belongs to no one (nor what the slot's previous process left): from now */
+	read_counters(s, p->slot, &p->last);
 	p->have_pio = read_proc_io(t->pid, &p->last_pio);
 }
 
@@ -382,12 +390,10 @@ static void io_untrack(void *state, pid_t pid)
 {
 	struct io *s = state;
 	struct iopid *p = pid_find(s, pid);
-	__u32 key = pid;
 
 	if (!p)
 		return;
 	poll_pid(s, p); /* the socket counters are still in the kernel */
-	bpf_map__delete_elem(s->skel->maps.io_procs, &key, sizeof(key), 0);
 	*p = s->pids[--s->npids];
 }
 
