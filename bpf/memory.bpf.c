@@ -24,7 +24,7 @@ const volatile __u32 max_depth = PM_DEFAULT_DEPTH;
  * /proc/sys/kernel/pid_max before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, PM_MEM_PID_WORDS);
+	__uint(max_entries, PM_PID_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
 } mem_pids SEC(".maps");

@@ -485,7 +485,7 @@ static __always_inline void account(struct task_state *ts, __u32 tid, __u64 bloc
 
 static __always_inline void switch_in(struct task_struct *next, __u64 now)
 {
-	struct task_state *ts = bpf_task_storage_get(&tasks, next, 0, 0);
+	struct task_state *ts = pid_tracked(next->tgid) ? bpf_task_storage_get(&tasks, next, 0, 0) : NULL;
 	__u64 total, runq = 0, blocked;
 
 	if (!ts)
@@ -529,7 +529,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 
 static __always_inline void woken(struct task_struct *p)
 {
-	struct task_state *ts = bpf_task_storage_get(&tasks, p, 0, 0);
+	struct task_state *ts = pid_tracked(p->tgid) ? bpf_task_storage_get(&tasks, p, 0, 0) : NULL;
 
 	if (ts && ts->off_ts && !ts->wake_ts)
 		ts->wake_ts = bpf_ktime_get_ns();
@@ -549,7 +549,7 @@ int BPF_PROG(on_wakeup_new, struct task_struct *p)
 	__u32 pid = p->tgid;
 	struct task_state *ts;
 
-	if (!bpf_map_lookup_elem(&py_procs, &pid))
+	if (!pid_tracked(pid))
 		return 0;
 	ts = bpf_task_storage_get(&tasks, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ts)
@@ -596,7 +596,7 @@ static __always_inline void emit_stall(struct task_state *ts, __u32 tid, __u64 n
 static __always_inline void loop_poll(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct task_state *ts = bpf_task_storage_get(&tasks, task, 0, 0);
+	struct task_state *ts = pid_tracked(task->tgid) ? bpf_task_storage_get(&tasks, task, 0, 0) : NULL;
 	__u64 now, dur;
 
 	if (!ts || !ts->pid)

@@ -362,12 +362,10 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 
 	if (ret <= 0 || !sk || (dir == PM_DB_RECV && (flags & MSG_PEEK)))
 		return;
-	/* a socket already found to carry nothing for us, whoever uses it: one lookup (a socket with no
-	 * storage at all, like those of the host's other processes, answers at once) */
-	m = bpf_sk_storage_get(&db_marks, sk, 0, 0);
-	if (m && *m == SK_IGNORED)
+	if (!task_tracked(bpf_get_current_task_btf())) /* the host's other processes: a bitmap test */
 		return;
-	if (!task_tracked(bpf_get_current_task_btf()) || (m && dir == PM_DB_RECV))
+	m = bpf_sk_storage_get(&db_marks, sk, 0, 0);
+	if (m && (*m == SK_IGNORED || dir == PM_DB_RECV))
 		return;
 	cfg = bpf_map_lookup_elem(&py_procs, &pid);
 	if (!cfg || syscall_buffer(&x))

@@ -1,8 +1,8 @@
-/* Which processes are tracked, for every BPF object: userspace's py_procs map (pid -> layout) and
- * a per-task cache of the answer, so the hot hooks (socket transfers, context switches) of the
- * host's other processes cost a task-storage lookup instead of a hash lookup. Userspace bumps
+/* Which processes are tracked, for every BPF object: userspace's py_procs map (pid -> layout), a
+ * bitmap of the same pids for the hot hooks' first test (socket transfers, context switches: the
+ * host's other processes stop there), and a per-task cache of a tracked task's slot. Userspace bumps
  * py_gen[0] after every py_procs change; a cached answer from an older generation is looked up
- * again. Include after vmlinux.h, bpf_helpers.h and pyrometer_bpf.h. Userspace shares the three
+ * again. Include after vmlinux.h, bpf_helpers.h and pyrometer_bpf.h. Userspace shares the four
  * maps between objects with bpf_map__reuse_fd() (engine_share_tracked()). */
 #ifndef TRACKED_BPF_H
 #define TRACKED_BPF_H
@@ -13,6 +13,24 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pm_proc_cfg);
 } py_procs SEC(".maps");
+
+/* The tracked pids as a bitmap (bit pid % 64 of word pid / 64; resized to pid_max at load): the
+ * first test of every hot hook, an inlined array lookup, so the host's other processes pay a few
+ * nanoseconds. Userspace sets a bit after the py_procs insert and clears it before the delete. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PM_PID_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_pidmap SEC(".maps");
+
+static __always_inline bool pid_tracked(__u32 tgid)
+{
+	__u32 word = tgid / 64;
+	__u64 *bits = bpf_map_lookup_elem(&py_pidmap, &word);
+
+	return bits && (*bits >> (tgid & 63)) & 1;
+}
 
 /* the py_procs generation: userspace adds one after each update or delete */
 struct {
@@ -48,9 +66,13 @@ static __always_inline bool procs_lookup(__u32 tgid, __u32 *slot)
 static __always_inline bool task_tracked_slot(struct task_struct *task, __u32 *slot)
 {
 	__u32 zero = 0, tgid = task->tgid; /* a BTF pointer: a plain load */
-	__u64 *gen = bpf_map_lookup_elem(&py_gen, &zero);
+	__u64 *gen;
 	struct task_seen *seen;
 
+	*slot = 0;
+	if (!pid_tracked(tgid))
+		return false;
+	gen = bpf_map_lookup_elem(&py_gen, &zero);
 	if (!gen)
 		return procs_lookup(tgid, slot);
 	seen = bpf_task_storage_get(&py_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -66,9 +88,7 @@ static __always_inline bool task_tracked_slot(struct task_struct *task, __u32 *s
 
 static __always_inline bool task_tracked(struct task_struct *task)
 {
-	__u32 slot;
-
-	return task_tracked_slot(task, &slot);
+	return pid_tracked(task->tgid);
 }
 
 #endif

@@ -1,6 +1,7 @@
 /* The CPU sampler's userspace half: open -> size maps -> load -> attach one cpu-clock perf event per
  * CPU -> drain counts with batched lookup-and-delete. See include/cpu.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,7 @@ int cpu_sampler_open(const struct cpu_sampler_opts *opts, struct cpu_sampler **o
 	s->skel->rodata->kernel_stacks = opts->kernel_stacks;
 	s->skel->rodata->user_stacks = opts->user_stacks;
 	bpf_map__set_value_size(s->skel->maps.py_stacks, s->stack_value_size);
+	bpf_map__set_max_entries(s->skel->maps.py_pidmap, cpu_pid_words());
 	if (opts->max_stacks)
 		bpf_map__set_max_entries(s->skel->maps.py_stacks, opts->max_stacks);
 	if (!opts->kernel_stacks && !opts->user_stacks)
@@ -100,6 +102,32 @@ static void procs_changed(struct cpu_sampler *s)
 	bpf_map__update_elem(s->skel->maps.py_gen, &zero, sizeof(zero), &s->procs_gen, sizeof(s->procs_gen), BPF_ANY);
 }
 
+unsigned cpu_pid_words(void)
+{
+	char buf[32] = "";
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+	long max = f && fgets(buf, sizeof(buf), f) ? strtol(buf, NULL, 10) : 0;
+
+	if (f)
+		fclose(f);
+	if (max <= 0 || max > 64L * (PM_PID_WORDS - 1))
+		return PM_PID_WORDS;
+	return (unsigned)(max / 64 + 1);
+}
+
+/* Sets or clears pid's bit in py_pidmap (only the engine thread writes it). */
+static int mark_pid(struct cpu_sampler *s, pid_t pid, bool on)
+{
+	__u32 word = (__u32)pid / 64;
+	__u64 bits = 0;
+	int err = bpf_map__lookup_elem(s->skel->maps.py_pidmap, &word, sizeof(word), &bits, sizeof(bits), 0);
+
+	if (err)
+		return err;
+	bits = on ? bits | (1ULL << (pid & 63)) : bits & ~(1ULL << (pid & 63));
+	return bpf_map__update_elem(s->skel->maps.py_pidmap, &word, sizeof(word), &bits, sizeof(bits), BPF_ANY);
+}
+
 /* pid's slot: the one it holds, else the first free one; -1 when all are taken. */
 static int slot_of(const struct cpu_sampler *s, pid_t pid, bool take_free)
 {
@@ -124,8 +152,12 @@ int cpu_sampler_track(struct cpu_sampler *s, pid_t pid, const struct pm_proc_cfg
 		return -ENOSPC;
 	c.slot = (__u32)slot;
 	err = bpf_map__update_elem(s->skel->maps.py_procs, &key, sizeof(key), &c, sizeof(c), BPF_ANY);
-	if (err)
+	if (!err)
+		err = mark_pid(s, pid, true); /* after the insert: a set bit always finds its entry */
+	if (err) {
+		bpf_map__delete_elem(s->skel->maps.py_procs, &key, sizeof(key), 0);
 		return err;
+	}
 	s->slot_pid[slot] = pid;
 	procs_changed(s);
 	return 0;
@@ -135,7 +167,10 @@ int cpu_sampler_untrack(struct cpu_sampler *s, pid_t pid)
 {
 	int slot = slot_of(s, pid, false);
 	__u32 key = pid;
-	int err = bpf_map__delete_elem(s->skel->maps.py_procs, &key, sizeof(key), 0);
+	int err;
+
+	mark_pid(s, pid, false); /* before the delete */
+	err = bpf_map__delete_elem(s->skel->maps.py_procs, &key, sizeof(key), 0);
 
 	if (slot >= 0)
 		s->slot_pid[slot] = 0;
@@ -246,7 +281,8 @@ int cpu_sampler_prog_fd(struct cpu_sampler *s)
 
 int cpu_sampler_share_tracked(struct cpu_sampler *s, struct bpf_object *obj)
 {
-	struct bpf_map *mine[] = { s->skel->maps.py_procs, s->skel->maps.py_gen, s->skel->maps.py_tasks };
+	struct bpf_map *mine[] = { s->skel->maps.py_procs, s->skel->maps.py_gen, s->skel->maps.py_tasks,
+				   s->skel->maps.py_pidmap };
 
 	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
 		struct bpf_map *theirs = bpf_object__find_map_by_name(obj, bpf_map__name(mine[i]));

@@ -453,16 +453,6 @@ static void sample_proc(struct memsrc *m, struct mem_proc *p, uint64_t now)
 /* ---- hooks ---------------------------------------------------------------------------------- */
 
 /* Words of the tracked-pid bitmap for this host's pid_max. */
-static uint32_t pid_words(void)
-{
-	char buf[32];
-	long max = read_text("/proc/sys/kernel/pid_max", buf, sizeof(buf)) > 0 ? strtol(buf, NULL, 10) : 0;
-
-	if (max <= 0 || max > 64L * (PM_MEM_PID_WORDS - 1))
-		return PM_MEM_PID_WORDS;
-	return (uint32_t)(max / 64 + 1);
-}
-
 /* Sets or clears pid's bit in the kernel's tracked-pid bitmap (only this thread writes it). */
 static void mark_pid(struct memsrc *m, pid_t pid, bool on)
 {
@@ -541,7 +531,7 @@ static int mem_start(struct engine *e, const struct engine_opts *o, void **state
 	}
 	m->skel->rodata->max_depth = depth;
 	bpf_map__set_value_size(m->skel->maps.mem_stacks, m->stack_value_size);
-	bpf_map__set_max_entries(m->skel->maps.mem_pids, pid_words());
+	bpf_map__set_max_entries(m->skel->maps.mem_pids, cpu_pid_words());
 	err = engine_share_tracked(e, m->skel->obj);
 	if (!err)
 		err = memory_bpf__load(m->skel);
