@@ -19,16 +19,6 @@
 
 const volatile __u32 max_depth = PM_DEFAULT_DEPTH;
 
-/* Bitmap of tracked pids (word pid / 64, bit pid % 64): every resident-page change on the host
- * lands here, and an array lookup is all an untracked process pays. Sized by userspace from
- * /proc/sys/kernel/pid_max before load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, PM_PID_WORDS);
-	__type(key, __u32);
-	__type(value, __u64);
-} mem_pids SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PM_MAX_PROCS);
@@ -145,8 +135,7 @@ static __always_inline int rss_change(struct mm_struct *mm, int member)
 	struct pm_mem_key key = {};
 	struct pm_mem_proc *p;
 	__s64 pages, prev, hwm, growth;
-	__u32 pid, word;
-	__u64 *bits;
+	__u32 pid;
 
 	if (member != MM_ANONPAGES && member != MM_SHMEMPAGES)
 		return 0;
@@ -155,9 +144,7 @@ static __always_inline int rss_change(struct mm_struct *mm, int member)
 	if (task->mm != mm)
 		return 0;
 	pid = bpf_get_current_pid_tgid() >> 32;
-	word = pid / 64;
-	bits = bpf_map_lookup_elem(&mem_pids, &word);
-	if (!bits || !(*bits & (1ULL << (pid & 63))))
+	if (!pid_tracked(pid)) /* every resident-page change on the host lands here: a bitmap test */
 		return 0;
 	p = bpf_map_lookup_elem(&mem_procs, &pid);
 	if (!p)

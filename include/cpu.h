@@ -38,8 +38,6 @@ int cpu_sampler_open(const struct cpu_sampler_opts *opts, struct cpu_sampler **o
 void cpu_sampler_close(struct cpu_sampler *s);
 
 /* Starts/stops sampling Python stacks of process pid with the given layout. */
-/* Words of a pid bitmap for this host's pid_max (py_pidmap, mem_pids). */
-unsigned cpu_pid_words(void);
 int cpu_sampler_track(struct cpu_sampler *s, pid_t pid, const struct pm_proc_cfg *cfg);
 int cpu_sampler_untrack(struct cpu_sampler *s, pid_t pid);
 

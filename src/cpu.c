@@ -27,6 +27,20 @@ struct cpu_sampler {
 	bool kernel_stacks, user_stacks;
 };
 
+/* Words of the tracked-pid bitmap (py_pidmap) for this host's pid_max. */
+static unsigned pid_words(void)
+{
+	char buf[32] = "";
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+	long max = f && fgets(buf, sizeof(buf), f) ? strtol(buf, NULL, 10) : 0;
+
+	if (f)
+		fclose(f);
+	if (max <= 0 || max > 64L * (PM_PID_WORDS - 1))
+		return PM_PID_WORDS;
+	return (unsigned)(max / 64 + 1);
+}
+
 int cpu_sampler_open(const struct cpu_sampler_opts *opts, struct cpu_sampler **out)
 {
 	unsigned depth = opts->max_depth ? opts->max_depth : PM_DEFAULT_DEPTH;
@@ -60,7 +74,7 @@ int cpu_sampler_open(const struct cpu_sampler_opts *opts, struct cpu_sampler **o
 	s->skel->rodata->kernel_stacks = opts->kernel_stacks;
 	s->skel->rodata->user_stacks = opts->user_stacks;
 	bpf_map__set_value_size(s->skel->maps.py_stacks, s->stack_value_size);
-	bpf_map__set_max_entries(s->skel->maps.py_pidmap, cpu_pid_words());
+	bpf_map__set_max_entries(s->skel->maps.py_pidmap, pid_words());
 	if (opts->max_stacks)
 		bpf_map__set_max_entries(s->skel->maps.py_stacks, opts->max_stacks);
 	if (!opts->kernel_stacks && !opts->user_stacks)
@@ -100,19 +114,6 @@ static void procs_changed(struct cpu_sampler *s)
 
 	s->procs_gen++;
 	bpf_map__update_elem(s->skel->maps.py_gen, &zero, sizeof(zero), &s->procs_gen, sizeof(s->procs_gen), BPF_ANY);
-}
-
-unsigned cpu_pid_words(void)
-{
-	char buf[32] = "";
-	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
-	long max = f && fgets(buf, sizeof(buf), f) ? strtol(buf, NULL, 10) : 0;
-
-	if (f)
-		fclose(f);
-	if (max <= 0 || max > 64L * (PM_PID_WORDS - 1))
-		return PM_PID_WORDS;
-	return (unsigned)(max / 64 + 1);
 }
 
 /* Sets or clears pid's bit in py_pidmap (only the engine thread writes it). */

@@ -452,19 +452,6 @@ static void sample_proc(struct memsrc *m, struct mem_proc *p, uint64_t now)
 
 /* ---- hooks ---------------------------------------------------------------------------------- */
 
-/* Words of the tracked-pid bitmap for this host's pid_max. */
-/* Sets or clears pid's bit in the kernel's tracked-pid bitmap (only this thread writes it). */
-static void mark_pid(struct memsrc *m, pid_t pid, bool on)
-{
-	uint32_t word = (uint32_t)pid / 64;
-	uint64_t bits = 0;
-
-	if (bpf_map__lookup_elem(m->skel->maps.mem_pids, &word, sizeof(word), &bits, sizeof(bits), 0))
-		return;
-	bits = on ? bits | (1ULL << (pid & 63)) : bits & ~(1ULL << (pid & 63));
-	bpf_map__update_elem(m->skel->maps.mem_pids, &word, sizeof(word), &bits, sizeof(bits), BPF_ANY);
-}
-
 static void opts_defaults(struct memory_opts *o)
 {
 	if (!o->leak_window_seconds)
@@ -531,7 +518,6 @@ static int mem_start(struct engine *e, const struct engine_opts *o, void **state
 	}
 	m->skel->rodata->max_depth = depth;
 	bpf_map__set_value_size(m->skel->maps.mem_stacks, m->stack_value_size);
-	bpf_map__set_max_entries(m->skel->maps.mem_pids, cpu_pid_words());
 	err = engine_share_tracked(e, m->skel->obj);
 	if (!err)
 		err = memory_bpf__load(m->skel);
@@ -590,7 +576,6 @@ static void mem_track(void *state, const struct py_target *t, const char *servic
 		init.last_pages = INT64_MAX; /* unknown: the first change only sets the baseline */
 	bpf_map__update_elem(m->skel->maps.mem_procs, &(uint32_t){ (uint32_t)t->pid }, sizeof(uint32_t), &init,
 			     sizeof(init), BPF_ANY);
-	mark_pid(m, t->pid, true);
 	p->py_version = t->version;
 	snprintf(p->gc_path, sizeof(p->gc_path), "/proc/%d/root%s", t->pid, t->elf_path);
 	snprintf(p->gc_how, sizeof(p->gc_how), "pending");
@@ -617,7 +602,6 @@ static void mem_untrack(void *state, pid_t pid)
 		free(p);
 		break;
 	}
-	mark_pid(m, pid, false);
 	bpf_map__delete_elem(m->skel->maps.mem_procs, &key, sizeof(key), 0);
 	gc_forget(m, pid);
 }
