@@ -434,6 +434,24 @@ fail:
 	return err < 0 ? err : -EINVAL;
 }
 
+/* Closes the parsers of pid's connections (every process's for pid 0) and ends their open bursts. */
+static void close_conns(struct pgwire *w, uint32_t pid)
+{
+	for (size_t i = 0; i < w->nslots;) {
+		uint32_t owner = w->conns[i].pid;
+
+		if (owner && (!pid || owner == pid)) {
+			if (!pid)
+				np_forget_pid(w->np, owner, 0);
+			conn_close(w, &w->conns[i]); /* a later entry may move into i: look again */
+		} else {
+			i++;
+		}
+	}
+	if (pid)
+		np_forget_pid(w->np, pid, 0); /* its bursts, connection or not */
+}
+
 /* Forgets a process's sockets, here and in the kernel (a reused pid starts afresh). */
 static void pgwire_untrack(void *state, pid_t pid)
 {
@@ -443,13 +461,7 @@ static void pgwire_untrack(void *state, pid_t pid)
 	bool first = true;
 
 	drain_events(w); /* what it sent before it went */
-	for (size_t i = 0; i < w->nslots;) {
-		if (w->conns[i].pid == (uint32_t)pid)
-			conn_close(w, &w->conns[i]); /* a later entry may move into i: look again */
-		else
-			i++;
-	}
-	np_forget_pid(w->np, (uint32_t)pid, 0);
+	close_conns(w, (uint32_t)pid);
 	while (!bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
 		first = false;
 		k = next;
@@ -491,14 +503,7 @@ static void pgwire_reload(void *state, const struct engine_opts *o)
 	s->links.db_send = s->links.db_recv = NULL;
 	w->paused = true;
 	drain_events(w);
-	for (size_t i = 0; i < w->nslots;) {
-		if (w->conns[i].pid) {
-			np_forget_pid(w->np, w->conns[i].pid, 0);
-			conn_close(w, &w->conns[i]); /* a later entry may move into i: look again */
-		} else {
-			i++;
-		}
-	}
+	close_conns(w, 0);
 }
 
 static void pgwire_tick(void *state, uint64_t now)
