@@ -245,7 +245,10 @@ def with_daemon(fn, *flags):
         d.wait()
 
 
-def wrk_run(port, seconds=5):
+WRK_SECONDS = 5  # one wrk run of the HTTP rows
+
+
+def wrk_run(port, seconds=WRK_SECONDS):
     """(requests per second, p99 latency in ms) of wrk against the app, wrk pinned to CPU 1."""
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c16", f"-d{seconds}s", "--latency",
                           f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True,
@@ -420,7 +423,7 @@ def http_rows(reps, added_per_syscall):
                 b0 = host_busy_ns()
                 wrk[name].append(wrk_alongside(port, app.pid, name))
                 if name == "off":
-                    busy_per_req.append((host_busy_ns() - b0) / (wrk[name][-1][0] * 5))
+                    busy_per_req.append((host_busy_ns() - b0) / (wrk[name][-1][0] * WRK_SECONDS))
         # one more run with the kernel's accounting on: what the scheduler hooks cost per event
         # (and the empty sys_enter/sys_exit pair alongside: bpf_stats' own cost per run, and the syscalls)
         subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=False)
@@ -448,7 +451,7 @@ def http_rows(reps, added_per_syscall):
                 hooks.append(f"{n} {(r1[n][1] - r0[n][1]) / runs:.0f} ns x {runs / (t1 - t0):.0f}/s")
         rows.append(dict(name="offcpu/io/pgwire BPF hooks under that load (bpf_stats): run time x rate", target="reported",
                          result=", ".join(hooks), ok=True, value=0))
-        reqs = rps_stats * 5
+        reqs = rps_stats * WRK_SECONDS
         empty = (r1["floor_enter"][1] - r0["floor_enter"][1]) / max(1, r1["floor_enter"][0] - r0["floor_enter"][0])
         bpf_ns = sum((r1[n][1] - r0[n][1]) - (r1[n][0] - r0[n][0]) * empty
                      for n in r1 if n in r0 and not n.startswith("floor_")) / reqs

@@ -4,9 +4,9 @@
  * and the sock/tcp tracepoints give connect latency, failures, retransmits and resets per remote
  * peer. TCP sockets seen in a tracked process's context carry their owner in socket-local storage
  * (freed with the socket) so that softirq-time events (handshake completion, retransmits) can be
- * attributed. The per-transfer path is one task-storage lookup for an untracked process
- * (task_tracked_slot()), and for a tracked one a per-CPU counter update without atomics in its
- * slot of an array (userspace sums the CPUs). */
+ * attributed. The per-transfer path is a bitmap test for an untracked process (task_tracked_slot()),
+ * and for a tracked one a per-CPU counter update without atomics in its slot of an array
+ * (userspace sums the CPUs). */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>

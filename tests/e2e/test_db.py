@@ -54,8 +54,8 @@ def attached_links(prog_name):
 
 def metric_sum(text, name, **labels):
     total = 0.0
-    for m in re.finditer(r"^" + re.escape(name) + r"(?:\{([^}]*)\})? (\S+)$", text, re.M):
-        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1) or ""))
+    for m in re.finditer(r"^" + re.escape(name) + r"\{([^}]*)\} (\S+)$", text, re.M):
+        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
         if all(got.get(k) == v for k, v in labels.items()):
             total += float(m.group(2))
     return total
