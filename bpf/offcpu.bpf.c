@@ -71,7 +71,8 @@ struct task_state {
 	/* event loop: the stretch since the thread last returned from epoll_wait */
 	__u8 is_loop;
 	__u8 poll_blocked; /* switched out inside epoll_wait: the stretch starts at the switch-in */
-	__u16 pad;
+	__u8 announced;    /* PM_EV_LOOP_FOUND sent: userspace samples this thread */
+	__u8 pad;
 	__u64 stretch_start; /* 0 = no stretch open */
 	__u64 stretch_off_ns;
 	__u64 block_stack, block_ns;
@@ -598,6 +599,27 @@ static __always_inline void emit_stall(struct task_state *ts, __u32 tid, __u64 n
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* Tells userspace a thread runs an event loop, once: it opens the thread's own sampling event (a
+ * per-thread task clock, so CPUs without loop threads get no timer). Retried at the next poll if
+ * the ring is full. */
+static __always_inline void announce_loop(struct task_state *ts, __u32 tid, __u64 now)
+{
+	struct pm_event_hdr *e = bpf_ringbuf_reserve(&stall_events, sizeof(*e), 0);
+
+	if (!e) {
+		stat_inc(PM_OFF_STAT_STALL_DROPS);
+		return;
+	}
+	e->ts_ns = now;
+	e->pid = ts->pid;
+	e->tid = tid;
+	e->kind = PM_EV_LOOP_FOUND;
+	e->len = sizeof(*e);
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	ts->announced = 1;
+}
+
 /* The loop polls again: the stretch since it last returned is over. */
 static __always_inline void loop_poll(void)
 {
@@ -615,6 +637,8 @@ static __always_inline void loop_poll(void)
 			emit_stall(ts, task->pid, now, dur);
 	}
 	ts->is_loop = 1;
+	if (!ts->announced)
+		announce_loop(ts, task->pid, now);
 	/* if epoll_wait returns without blocking, the next stretch starts about now */
 	stretch_reset(ts, now);
 }
@@ -653,7 +677,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* On-CPU samples of loop threads deep into a stretch: what the loop is busy with. */
+/* On-CPU samples of loop threads deep into a stretch: what the loop is busy with. The events are
+ * the loop threads' own (src/loopsamp.c), so this runs only while one of them is on a CPU. */
 static __always_inline void loop_sample(void)
 {
 	struct task_state *ts = bpf_task_storage_get(&tasks, bpf_get_current_task_btf(), 0, 0);

@@ -102,6 +102,7 @@ enum pm_event_kind {
 	PM_EV_EXIT = 2, /* a thread-group leader exited */
 	PM_EV_FORK = 3, /* a new process (thread-group) was forked from a tracked one */
 	PM_EV_LOOP_STALL = 16, /* struct pm_stall_event */
+	PM_EV_LOOP_FOUND = 17, /* header only: thread tid of pid runs an event loop (once per thread) */
 	PM_EV_DB_DATA = 32,    /* struct pm_db_event: bytes of a database socket */
 	PM_EV_DB_CLOSE = 33,   /* struct pm_db_event without data: a known socket is gone (fd reused) */
 };

@@ -16,18 +16,20 @@
 
 #include "bpflog.h"
 #include "elfsym.h"
+#include "loopsamp.h"
 #include "offagg.h"
 #include "offcpu.h"
 #include "offcpu.skel.h"
 #include "offfind.h"
-#include "perfclock.h"
 #include "service.h"
 #include "source.h"
 #include "tracefs.h"
 
 #define DRAIN_BATCH 256
 #define DRAIN_NS 1000000000ULL
-#define LOOP_SAMPLE_HZ 99
+#define LOOP_SAMPLE_HZ 99   /* per loop thread, while it runs */
+#define LOOP_THREADS_MAX 1024
+#define SWEEP_NS 10000000000ULL /* exited loop threads' events are closed this often */
 #define SRC_MAX_BYTES (4 << 20)
 #define LOOP_TPS 3      /* the per-syscall variant of the event-loop hook: one per epoll call */
 #define LOOP_TPS_NEEDED 2 /* epoll_pwait2 (Linux 5.11) may be missing; the others must be there */
@@ -48,15 +50,14 @@ struct offcpu {
 	int loop_tp_ids[LOOP_TPS]; /* tracepoint ids the per-syscall variant attaches to (0: none) */
 	bool loop_raw;             /* the raw sys_enter variant instead */
 	char loop_why[192];        /* why that variant, for the start-up log line */
-	struct bpf_link **plinks; /* the loop sampler's, one per CPU; each owns its perf event fd */
-	int ncpus;
+	struct loopsamp *loops;    /* the loop sampler's events, one per loop thread */
 	struct ring_buffer *rb;
 	struct offagg *agg;
 	struct offfind *find;
 	struct profile *scratch;
 	struct pm_py_stack *stack_buf;
 	size_t stack_value_size;
-	uint64_t stall_ns, cpu_period_ns, last_drain_ns;
+	uint64_t stall_ns, cpu_period_ns, last_drain_ns, last_sweep_ns;
 	unsigned slot_s, window_s;
 	struct pidrow *pids;
 	size_t npids, pids_cap;
@@ -77,21 +78,6 @@ static uint64_t now_s(void)
 }
 
 /* ---- loading ------------------------------------------------------------------------------ */
-
-/* The loop sampler: a low-rate cpu-clock event per CPU that only looks at loop threads. */
-static int attach_loop_sampler(struct offcpu *s)
-{
-	int err;
-
-	s->ncpus = libbpf_num_possible_cpus();
-	if (s->ncpus <= 0)
-		return s->ncpus ? s->ncpus : -ENODEV;
-	s->plinks = calloc(s->ncpus, sizeof(*s->plinks));
-	if (!s->plinks)
-		return -ENOMEM;
-	err = perfclock_attach(s->skel->progs.on_loop_sample, LOOP_SAMPLE_HZ, s->plinks, s->ncpus);
-	return err < 0 ? err : 0;
-}
 
 /* ---- the event-loop hook: per-syscall tracepoints, else raw sys_enter ------------------------ */
 
@@ -216,7 +202,11 @@ static int attach(struct offcpu *s)
 	if (!s->stall_ns)
 		return 0;
 	err = attach_loop_hook(s);
-	return err ? err : attach_loop_sampler(s);
+	if (err)
+		return err;
+	/* the loop sampler's events are opened per thread as loops announce themselves */
+	s->loops = loopsamp_new(s->skel->progs.on_loop_sample, LOOP_SAMPLE_HZ, LOOP_THREADS_MAX);
+	return s->loops ? 0 : -ENOMEM;
 }
 
 static int on_stall_record(void *ctx, void *data, size_t len);
@@ -260,8 +250,7 @@ static void offcpu_stop(void *state)
 
 	if (!s)
 		return;
-	for (int i = 0; s->plinks && i < s->ncpus; i++)
-		bpf_link__destroy(s->plinks[i]); /* closes its perf event too */
+	loopsamp_free(s->loops);
 	for (size_t i = 0; i < sizeof(s->links) / sizeof(s->links[0]); i++)
 		bpf_link__destroy(s->links[i]);
 	ring_buffer__free(s->rb);
@@ -269,7 +258,6 @@ static void offcpu_stop(void *state)
 	offagg_free(s->agg);
 	offfind_free(s->find);
 	prof_free(s->scratch);
-	free(s->plinks);
 	free(s->stack_buf);
 	free(s->pids);
 	free(s);
@@ -380,6 +368,8 @@ static void offcpu_untrack(void *state, pid_t pid)
 
 	drain(s); /* what the kernel holds is symbolized while the process is known */
 	bpf_map__delete_elem(s->skel->maps.gil_ranges, &key, sizeof(key), 0);
+	if (s->loops)
+		loopsamp_drop_pid(s->loops, pid);
 	if (r)
 		*r = s->pids[--s->npids];
 }
@@ -640,6 +630,10 @@ static void offcpu_tick(void *state, uint64_t now)
 		drain(s);
 		s->last_drain_ns = now;
 	}
+	if (s->loops && now - s->last_sweep_ns >= SWEEP_NS) {
+		loopsamp_sweep(s->loops);
+		s->last_sweep_ns = now;
+	}
 }
 
 /* ---- event-loop stalls -------------------------------------------------------------------- */
@@ -677,6 +671,19 @@ static void read_source_line(pid_t pid, const char *file, int line, char *out, s
 	free(buf);
 }
 
+/* A thread of a tracked process polled for the first time: sample it from now on. */
+static void on_loop_found(struct offcpu *s, const struct pm_event_hdr *h)
+{
+	int err;
+
+	if (!s->loops || !pid_find(s, (pid_t)h->pid))
+		return;
+	err = loopsamp_add(s->loops, (pid_t)h->pid, (pid_t)h->tid);
+	if (err && err != -ESRCH && loopsamp_refused(s->loops) == 1)
+		fprintf(stderr, "pyrometerd: event loop thread %u of %u is not sampled (%s); its stalls are "
+			"reported without on-CPU stacks\n", h->tid, h->pid, err == -ENOSPC ? "too many loop threads" : strerror(-err));
+}
+
 static int on_stall_record(void *ctx, void *data, size_t len)
 {
 	struct offcpu *s = ctx;
@@ -689,6 +696,10 @@ static int on_stall_record(void *ctx, void *data, size_t len)
 	uint64_t hash = 0;
 	int app;
 
+	if (len >= sizeof(ev->hdr) && ev->hdr.kind == PM_EV_LOOP_FOUND) {
+		on_loop_found(s, &ev->hdr);
+		return 0;
+	}
 	if (len < sizeof(*ev) || ev->hdr.len != sizeof(*ev) || ev->hdr.kind != PM_EV_LOOP_STALL)
 		return 0;
 	s->stalls++;
@@ -745,6 +756,7 @@ static int offcpu_metrics(void *state, struct expo *x)
 {
 	struct offcpu *s = state;
 	struct offagg_drops d;
+	int err;
 
 	drain(s); /* a scrape sees what the kernel holds right now */
 	d = (struct offagg_drops){ .count_map_full = stat_sum(s, PM_OFF_STAT_COUNT_FULL),
@@ -752,7 +764,12 @@ static int offcpu_metrics(void *state, struct expo *x)
 				   .stack_evicted = s->lost_stacks,
 				   .stall_ring_full = stat_sum(s, PM_OFF_STAT_STALL_DROPS),
 				   .walks = stat_sum(s, PM_OFF_STAT_WALKS) };
-	return offagg_metrics(s->agg, s->find, &d, x);
+	err = offagg_metrics(s->agg, s->find, &d, x);
+	if (!err && s->loops)
+		err = expo_family(x, "pyrometer_event_loop_threads_sampled", EXPO_GAUGE,
+				  "Event-loop threads of tracked processes whose on-CPU stacks are sampled (each has "
+				  "its own task-clock event).");
+	return err || !s->loops ? err : expo_value_u64(x, NULL, 0, loopsamp_count(s->loops));
 }
 
 static void offcpu_findings(void *state, json_object *arr)

@@ -8,18 +8,41 @@
 
 #include "perfclock.h"
 
-static int open_cpu_clock(int cpu, unsigned rate_hz)
+static int open_clock(unsigned long config, int tid, int cpu, unsigned rate_hz)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.config = config,
 		.size = sizeof(attr),
 		.freq = 1,
 		.sample_freq = rate_hz,
 	};
-	int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	int fd = syscall(__NR_perf_event_open, &attr, tid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
+}
+
+static int open_cpu_clock(int cpu, unsigned rate_hz)
+{
+	return open_clock(PERF_COUNT_SW_CPU_CLOCK, -1, cpu, rate_hz);
+}
+
+struct bpf_link *perfclock_attach_thread(struct bpf_program *prog, unsigned rate_hz, int tid)
+{
+	int fd = open_clock(PERF_COUNT_SW_TASK_CLOCK, tid, -1, rate_hz), err;
+	struct bpf_link *link;
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	link = bpf_program__attach_perf_event(prog, fd); /* owns fd from here */
+	if (!link) {
+		err = errno;
+		close(fd);
+		errno = err;
+	}
+	return link;
 }
 
 int perfclock_attach(struct bpf_program *prog, unsigned rate_hz, struct bpf_link **links, int ncpus)

@@ -323,6 +323,8 @@ class BlockedEventLoop(unittest.TestCase):
                 text = d.get("/metrics").decode()
                 stretches = metric_sum(text, "pyrometer_event_loop_stretch_seconds_count",
                                        service=f"pmoff-aio-{mode}.service")
+                m = re.search(r"^pyrometer_event_loop_threads_sampled (\S+)$", text, re.M)
+                self.loop_threads = float(m.group(1)) if m else None
                 return findings, stretches, metric_sum(text, "pyrometer_event_loop_stalls_total",
                                                        service=f"pmoff-aio-{mode}.service"), d.logtext()
         finally:
@@ -369,12 +371,31 @@ class BlockedEventLoop(unittest.TestCase):
         self.assertGreaterEqual(stalls, 3)
         self.assertGreater(stretches, stalls)
 
+    def test_cpu_loop_in_handler_blocks_the_loop(self):
+        """Named from the loop thread's own on-CPU samples (its task-clock event, opened when the
+        thread first polled)."""
+        findings, stretches, stalls, _ = self.run_app("cpu")
+        loops = [f for f in findings if f["kind"] == "blocked-event-loop"]
+        self.assertTrue(loops, findings)
+        f = max(loops, key=lambda f: f["evidence"]["stalls"])
+        print(f"  {f['title']} at {f['code']}: {f['evidence']['stalls']} stalls, "
+              f"{f['evidence']['cpu_samples']} samples in the last; {self.loop_threads:.0f} loop thread(s) sampled")
+        self.assertRegex(f["title"], r"^blocked event loop in spin_for \(CPU-bound for \d+ ms\)$")
+        self.assertGreaterEqual(f["evidence"]["max_ms"], 195)
+        self.assertIn("aio_app.py:", f["code"])
+        self.assertEqual(f["evidence"]["cause"], "cpu")
+        self.assertGreaterEqual(f["evidence"]["cpu_samples"], 5)  # 99 Hz over the last 150 ms of 200
+        self.assertIn("run_in_executor", f["fix"])
+        self.assertGreaterEqual(stalls, 3)
+        self.assertEqual(self.loop_threads, 1)
+
     def test_await_asyncio_sleep_does_not(self):
         findings, stretches, stalls, _ = self.run_app("async")
         loops = [f for f in findings if f["kind"] == "blocked-event-loop"]
         self.assertEqual(loops, [])
         self.assertEqual(stalls, 0)
         self.assertGreater(stretches, 50)  # the loop was seen polling
+        self.assertEqual(self.loop_threads, 1)  # and is sampled by its own event
 
 
 class IoAccounting(unittest.TestCase):

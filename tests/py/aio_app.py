@@ -1,5 +1,6 @@
 """A real aiohttp app whose /slow handler blocks the event loop with time.sleep(0.2) (argv[1] ==
-"sync") or awaits asyncio.sleep(0.2) ("async"); "/" answers at once. Prints 'ready PORT'."""
+"sync"), spins the CPU for 0.2 s in Python ("cpu") or awaits asyncio.sleep(0.2) ("async"); "/"
+answers at once. Prints 'ready PORT'."""
 import asyncio, socket, sys, time
 
 from aiohttp import web
@@ -7,9 +8,18 @@ from aiohttp import web
 MODE = sys.argv[1] if len(sys.argv) > 1 else "sync"
 
 
+def spin_for(seconds):
+    end, n = time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        n += 1
+    return n
+
+
 async def slow_handler(request):
     if MODE == "sync":
         time.sleep(0.2)
+    elif MODE == "cpu":
+        spin_for(0.2)
     else:
         await asyncio.sleep(0.2)
     return web.Response(text="slow\n")
