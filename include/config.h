@@ -50,7 +50,7 @@ struct config {
 	char listen_host[64];       /* IPv4/IPv6 literal (brackets removed), "localhost" mapped */
 	uint16_t listen_port;
 	bool listen_ipv6;
-	unsigned sample_rate_hz;    /* 1..1000, default 99 */
+	unsigned sample_rate_hz;    /* 1..1000, default 19 (CPU_DEFAULT_RATE_HZ) */
 	unsigned max_depth;         /* Python frames per stack, 1..PM_MAX_DEPTH, default 128 */
 	unsigned max_processes;     /* tracked processes, 1..PM_MAX_PROCS, default 4096 */
 	unsigned max_stacks;        /* distinct stacks kept, 256..1048576, default 16384 */

@@ -31,7 +31,7 @@ struct key {
 static const struct key keys[] = {
 	{ "listen", K_LISTEN, F(listen), 0, 0, CONFIG_DEFAULT_LISTEN,
 	  "HOST:PORT of the HTTP endpoint (/metrics, /api/v1); an IP literal or localhost" },
-	{ "sample_rate_hz", K_UINT, F(sample_rate_hz), 1, 1000, "99",
+	{ "sample_rate_hz", K_UINT, F(sample_rate_hz), 1, 1000, "19",
 	  "CPU samples per second on each CPU" },
 	{ "max_depth", K_UINT, F(max_depth), 1, PM_MAX_DEPTH, "128",
 	  "Python frames kept per stack (deeper stacks are cut and marked)" },

@@ -275,7 +275,7 @@ static int offcpu_start(struct engine *e, const struct engine_opts *o, void **st
 	s->slot_s = o->slot_seconds ? o->slot_seconds : 10;
 	s->window_s = o->window_seconds ? o->window_seconds : 60;
 	s->stall_ns = (uint64_t)o->loop_stall_ms * 1000000ULL;
-	s->cpu_period_ns = 1000000000ULL / (o->cpu.rate_hz ? o->cpu.rate_hz : 99);
+	s->cpu_period_ns = 1000000000ULL / (o->cpu.rate_hz ? o->cpu.rate_hz : CPU_DEFAULT_RATE_HZ);
 	ao = (struct offagg_opts){ .slot_seconds = s->slot_s, .window_seconds = s->window_s,
 				   .max_services = o->max_services, .max_stacks = 4096 };
 	s->agg = offagg_new(&ao);

@@ -104,7 +104,9 @@ class WithDaemon(unittest.TestCase):
         cls.move = lib.cgroup_service(SERVICE)
         cls.work = lib.start_py(PY, "cpu_split.py", preexec_fn=lambda: cls.move(os.getpid()))
         try:
-            cls.d = lib.Daemon()
+            # 99 Hz rather than the default 19: the captures below count samples against the rate
+            # (3 s of a busy thread ~297), which also shows the flag reaching the sampler
+            cls.d = lib.Daemon("--sample-rate-hz", "99")
         except Exception:
             lib.stop(cls.work)
             lib.cgroup_remove(cls.move)

@@ -24,7 +24,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.listen_host, "127.0.0.1");
 	assert_int_equal(c.listen_port, CONFIG_DEFAULT_PORT);
 	assert_false(c.listen_ipv6);
-	assert_int_equal(c.sample_rate_hz, 99);
+	assert_int_equal(c.sample_rate_hz, 19);
 	assert_int_equal(c.max_depth, 128);
 	assert_int_equal(c.max_processes, 4096);
 	assert_int_equal(c.max_stacks, 16384);
