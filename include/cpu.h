@@ -24,6 +24,12 @@ struct cpu_sampler_opts {
 	bool user_stacks;
 };
 
+/* The rate opts ask for: rate_hz, or the default when it is 0. */
+static inline unsigned cpu_rate_hz(const struct cpu_sampler_opts *o)
+{
+	return o->rate_hz ? o->rate_hz : CPU_DEFAULT_RATE_HZ;
+}
+
 /* One drained sample key. stack is NULL when the sample had no Python stack or when the stack was
  * evicted before it could be read (then key->py_stack_hash != 0). kips/uips are innermost first. */
 struct cpu_sample {

@@ -24,7 +24,8 @@ void loopsamp_drop_pid(struct loopsamp *ls, pid_t pid);
 void loopsamp_sweep(struct loopsamp *ls);
 
 size_t loopsamp_count(const struct loopsamp *ls);
-/* Threads not sampled because of the cap or a failed attach, since start. */
+/* Threads not sampled because of the cap or a failed attach, since start (not those that
+ * exited before their event could be opened). */
 unsigned long loopsamp_refused(const struct loopsamp *ls);
 
 #endif

@@ -44,7 +44,7 @@ static unsigned pid_words(void)
 int cpu_sampler_open(const struct cpu_sampler_opts *opts, struct cpu_sampler **out)
 {
 	unsigned depth = opts->max_depth ? opts->max_depth : PM_DEFAULT_DEPTH;
-	unsigned rate = opts->rate_hz ? opts->rate_hz : CPU_DEFAULT_RATE_HZ;
+	unsigned rate = cpu_rate_hz(opts);
 	struct cpu_sampler *s;
 	int err;
 

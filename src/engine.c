@@ -332,7 +332,7 @@ int engine_start(const struct engine_opts *o, struct engine **out)
 	ao = (struct agg_opts){ .slot_seconds = o->slot_seconds, .window_seconds = o->window_seconds,
 				.max_services = o->max_services, .max_processes = o->max_processes,
 				.max_stacks = o->max_stacks,
-				.period_ns = 1000000000ULL / (o->cpu.rate_hz ? o->cpu.rate_hz : CPU_DEFAULT_RATE_HZ) };
+				.period_ns = 1000000000ULL / cpu_rate_hz(&o->cpu) };
 	e->agg = agg_new(&ao);
 	e->sym = pysym_new(65536);
 	e->scratch = prof_new(PROF_UNIT_SAMPLES, 0);
@@ -473,7 +473,7 @@ static void add_service_row(const struct agg_entity_info *i, void *ctx)
 
 static double period_s(const struct engine *e)
 {
-	return 1.0 / (e->o.cpu.rate_hz ? e->o.cpu.rate_hz : CPU_DEFAULT_RATE_HZ);
+	return 1.0 / cpu_rate_hz(&e->o.cpu);
 }
 
 static double window_s(const struct engine *e)
@@ -694,7 +694,7 @@ struct profile *engine_profile_capture(struct engine *e, const char *service, pi
 		return NULL;
 	}
 	drain(e); /* samples from before the request belong to no capture */
-	e->taps[slot].p = prof_new(PROF_UNIT_SAMPLES, 1000000000ULL / (e->o.cpu.rate_hz ? e->o.cpu.rate_hz : CPU_DEFAULT_RATE_HZ));
+	e->taps[slot].p = prof_new(PROF_UNIT_SAMPLES, 1000000000ULL / cpu_rate_hz(&e->o.cpu));
 	e->taps[slot].pid = pid;
 	snprintf(e->taps[slot].service, sizeof(e->taps[slot].service), "%s", service ? service : "");
 	e->taps[slot].used = e->taps[slot].p != NULL;

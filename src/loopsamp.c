@@ -79,8 +79,9 @@ int loopsamp_add(struct loopsamp *ls, pid_t pid, pid_t tid)
 	}
 	link = perfclock_attach_thread(ls->prog, ls->rate_hz, tid);
 	if (!link) {
-		ls->refused++;
-		return -errno;
+		err = -errno;
+		ls->refused += err != -ESRCH; /* a thread that exited meanwhile was not refused */
+		return err;
 	}
 	ls->t[ls->n++] = (struct loop_thread){ .pid = pid, .tid = tid, .link = link };
 	return 0;

@@ -275,7 +275,7 @@ static int offcpu_start(struct engine *e, const struct engine_opts *o, void **st
 	s->slot_s = o->slot_seconds ? o->slot_seconds : 10;
 	s->window_s = o->window_seconds ? o->window_seconds : 60;
 	s->stall_ns = (uint64_t)o->loop_stall_ms * 1000000ULL;
-	s->cpu_period_ns = 1000000000ULL / (o->cpu.rate_hz ? o->cpu.rate_hz : CPU_DEFAULT_RATE_HZ);
+	s->cpu_period_ns = 1000000000ULL / cpu_rate_hz(&o->cpu);
 	ao = (struct offagg_opts){ .slot_seconds = s->slot_s, .window_seconds = s->window_s,
 				   .max_services = o->max_services, .max_stacks = 4096 };
 	s->agg = offagg_new(&ao);
@@ -765,11 +765,12 @@ static int offcpu_metrics(void *state, struct expo *x)
 				   .stall_ring_full = stat_sum(s, PM_OFF_STAT_STALL_DROPS),
 				   .walks = stat_sum(s, PM_OFF_STAT_WALKS) };
 	err = offagg_metrics(s->agg, s->find, &d, x);
-	if (!err && s->loops)
-		err = expo_family(x, "pyrometer_event_loop_threads_sampled", EXPO_GAUGE,
-				  "Event-loop threads of tracked processes whose on-CPU stacks are sampled (each has "
-				  "its own task-clock event).");
-	return err || !s->loops ? err : expo_value_u64(x, NULL, 0, loopsamp_count(s->loops));
+	if (err || !s->loops)
+		return err;
+	err = expo_family(x, "pyrometer_event_loop_threads_sampled", EXPO_GAUGE,
+			  "Event-loop threads of tracked processes whose on-CPU stacks are sampled (each has "
+			  "its own task-clock event).");
+	return err ? err : expo_value_u64(x, NULL, 0, loopsamp_count(s->loops));
 }
 
 static void offcpu_findings(void *state, json_object *arr)

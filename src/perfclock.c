@@ -27,16 +27,12 @@ static int open_cpu_clock(int cpu, unsigned rate_hz)
 	return open_clock(PERF_COUNT_SW_CPU_CLOCK, -1, cpu, rate_hz);
 }
 
-struct bpf_link *perfclock_attach_thread(struct bpf_program *prog, unsigned rate_hz, int tid)
+/* prog on the perf event fd; the link owns fd from here, and on failure fd is closed (errno kept). */
+static struct bpf_link *attach_fd(struct bpf_program *prog, int fd)
 {
-	int fd = open_clock(PERF_COUNT_SW_TASK_CLOCK, tid, -1, rate_hz), err;
-	struct bpf_link *link;
+	struct bpf_link *link = bpf_program__attach_perf_event(prog, fd);
+	int err;
 
-	if (fd < 0) {
-		errno = -fd;
-		return NULL;
-	}
-	link = bpf_program__attach_perf_event(prog, fd); /* owns fd from here */
 	if (!link) {
 		err = errno;
 		close(fd);
@@ -45,24 +41,32 @@ struct bpf_link *perfclock_attach_thread(struct bpf_program *prog, unsigned rate
 	return link;
 }
 
+struct bpf_link *perfclock_attach_thread(struct bpf_program *prog, unsigned rate_hz, int tid)
+{
+	int fd = open_clock(PERF_COUNT_SW_TASK_CLOCK, tid, -1, rate_hz);
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	return attach_fd(prog, fd);
+}
+
 int perfclock_attach(struct bpf_program *prog, unsigned rate_hz, struct bpf_link **links, int ncpus)
 {
 	int attached = 0;
 
 	for (int cpu = 0; cpu < ncpus; cpu++) {
-		int fd = open_cpu_clock(cpu, rate_hz), err;
+		int fd = open_cpu_clock(cpu, rate_hz);
 
 		links[cpu] = NULL;
 		if (fd == -ENODEV) /* possible but offline CPU */
 			continue;
 		if (fd < 0)
 			return fd;
-		links[cpu] = bpf_program__attach_perf_event(prog, fd); /* owns fd from here */
-		if (!links[cpu]) {
-			err = -errno;
-			close(fd);
-			return err;
-		}
+		links[cpu] = attach_fd(prog, fd);
+		if (!links[cpu])
+			return -errno;
 		attached++;
 	}
 	return attached;
