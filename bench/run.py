@@ -480,6 +480,7 @@ import db_section  # noqa: E402,F401  the "db" section (bench/db_section.py) reg
 import memory_section  # noqa: E402,F401  the "memory" section (bench/memory_section.py)
 import flood_section  # noqa: E402,F401  the "flood" section (bench/flood_section.py)
 import twins_section  # noqa: E402,F401  the "twins" section (bench/twins_section.py)
+import arms_section  # noqa: E402,F401  the "arms" section (bench/arms_section.py)
 
 
 def write(rows):

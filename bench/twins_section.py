@@ -24,7 +24,7 @@ def twin_daemon(twins, traced, untraced, settle=1):
     if traced is None:
         yield
         return
-    d = run.start_daemon(conf_lines=(f"exclude = cmdline: {untraced}$",))
+    d = run.start_daemon(conf_lines=(f"exclude = cmdline:{untraced}$",))
     try:
         if not run.daemon_tracks(d, twins[traced].pid):
             raise RuntimeError(f"the daemon did not track {traced}")

@@ -251,7 +251,7 @@ static int check_hash(const char *h)
 static int add_rule(struct svc_rules *rules, const char *key, const char *v, const char *service, char *err,
 		    size_t len)
 {
-	const char *colon = strchr(v, ':');
+	const char *colon = strchr(v, ':'), *pattern;
 	char kind_s[16];
 	enum svc_match kind;
 	int rc;
@@ -262,9 +262,11 @@ static int add_rule(struct svc_rules *rules, const char *key, const char *v, con
 	kind_s[colon - v] = '\0';
 	if (svc_match_parse(kind_s, &kind) < 0)
 		return errf(err, len, -EINVAL, "%s: KIND must be cgroup, exe or cmdline", key);
-	if (!colon[1])
+	/* "cmdline: x" reads as "cmdline:x": the blanks after the colon are not the pattern's ("[ ]x" is) */
+	pattern = colon + 1 + strspn(colon + 1, " \t");
+	if (!*pattern)
 		return errf(err, len, -EINVAL, "%s: empty PATTERN", key);
-	rc = svc_rules_add(rules, kind, colon + 1, service ? service : "excluded");
+	rc = svc_rules_add(rules, kind, pattern, service ? service : "excluded");
 	if (rc == -E2BIG)
 		return errf(err, len, -EINVAL, "%s: more than %d rules", key, SVC_RULES_MAX);
 	if (rc == -ENOMEM)

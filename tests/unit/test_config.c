@@ -62,7 +62,7 @@ static void test_good_file(void **state)
 		"basic_auth_user = \" prom \"\n"
 		"service_override = billing=cgroup:/system.slice/billing-*.service\n"
 		"service_override = etl=cmdline:^python3 .*etl#1\\.py\n"
-		"exclude = cmdline:--no-trace\n"
+		"exclude = cmdline: --no-trace$\n" /* the blank after the colon is not the pattern's */
 		"exclude = cgroup:/system.slice/batch-*.service\n"
 		"max_depth = 100\n"
 		"   # indented comment\n"
@@ -164,6 +164,7 @@ static const struct bad_case bad_cases[] = {
 	{ "exclude = cmdline", "exclude: expected KIND:PATTERN" },
 	{ "exclude = path:/x", "exclude: KIND must be cgroup, exe or cmdline" },
 	{ "exclude = exe:", "exclude: empty PATTERN" },
+	{ "exclude = exe:  ", "exclude: empty PATTERN" },
 	{ "exclude = cmdline:a{1,9}{1,9}", "exclude: PATTERN is too costly (stacked or nested repetitions, backreferences)" },
 	{ "exclude = cmdline:([", "exclude: PATTERN is no valid extended regular expression" },
 	{ "no_such_key = 1", "no_such_key: unknown key" },
