@@ -314,7 +314,7 @@ static __always_inline struct db_scratch *read_bytes(const struct xfer *x, __u64
 static __always_inline void emit(const struct xfer *x, struct db_scratch *s, __u64 head, __u64 tail, __u64 stack)
 {
 	struct pm_db_event *ev = (struct pm_db_event *)s->raw;
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), size;
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), size, wake;
 
 	ev->hdr.ts_ns = bpf_ktime_get_ns();
 	ev->hdr.pid = pid_tgid >> 32;
@@ -334,8 +334,11 @@ static __always_inline void emit(const struct xfer *x, struct db_scratch *s, __u
 	ev->hdr.len = (__u16)size;
 	if (size > sizeof(*s))
 		return;
-	/* no wakeup: the daemon drains every engine turn (~100 ms), the buffer holds far more */
-	if (bpf_ringbuf_output(&db_events, s, size, BPF_RB_NO_WAKEUP))
+	/* no wake-up while the daemon's turns (~100 ms) keep up; its copier is woken only once a
+	 * quarter of the ring is unread (a flood, or an engine held up) */
+	wake = bpf_ringbuf_query(&db_events, BPF_RB_AVAIL_DATA) >= PM_DB_RING_WAKE ? BPF_RB_FORCE_WAKEUP
+										    : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&db_events, s, size, wake))
 		stat_inc(PM_DB_STAT_RB_FULL);
 	else
 		stat_inc(PM_DB_STAT_EVENTS);

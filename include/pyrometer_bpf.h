@@ -369,6 +369,8 @@ enum pm_alloc_stat {
 #define PM_DB_STACKS     4096  /* Python stacks at query send time (LRU, key: stack hash) */
 #define PM_DB_MAX_DEPTH  64    /* frames walked per query stack (the call site is near the leaf) */
 #define PM_DB_RINGBUF    (8 << 20)
+/* records are written without waking the daemon's copier until this much is unread (src/ringq.c) */
+#define PM_DB_RING_WAKE  (PM_DB_RINGBUF / 4)
 
 /* What a socket of a tracked process carries, as far as the capture knows. */
 enum pm_db_state {

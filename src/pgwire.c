@@ -26,9 +26,8 @@
 #include "source.h"
 
 #define SITE_CACHE 8192 /* (pid, stack) -> call site, direct-mapped */
-/* The copier drains the kernel ring (PM_DB_RINGBUF, 8 MiB) every DB_COPY_MS into a queue of up to
- * DB_QUEUE_BYTES, so the ring never fills while the engine thread waits on /proc. */
-#define DB_COPY_MS     20
+/* The copier drains the kernel ring (PM_DB_RINGBUF, 8 MiB) once a quarter of it is unread into a
+ * queue of up to DB_QUEUE_BYTES, so the ring never fills while the engine thread waits on /proc. */
 #define DB_QUEUE_BYTES (16u << 20)
 
 struct conn_ref;
@@ -394,7 +393,7 @@ static int load(struct pgwire *w)
 	err = pgwire_bpf__attach(w->skel);
 	if (err)
 		return err;
-	return ringq_start(bpf_map__fd(w->skel->maps.db_events), DB_COPY_MS, DB_QUEUE_BYTES, &w->rq);
+	return ringq_start(bpf_map__fd(w->skel->maps.db_events), DB_QUEUE_BYTES, &w->rq);
 }
 
 static int pgwire_start(struct engine *e, const struct engine_opts *o, void **state)

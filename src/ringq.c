@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
@@ -16,7 +18,7 @@
 
 #define REC_HDR sizeof(uint32_t)
 #define RECQ_KEEP_BYTES (1u << 20)
-#define RINGQ_IDLE_MS   50 /* the longest sleep with nothing coming: an 8 MiB ring holds ~0.2 s of a flood */
+#define RINGQ_IDLE_MS   1000 /* the copier's longest sleep without a notification from the producer */
 
 static size_t rec_size(size_t len)
 {
@@ -99,7 +101,7 @@ struct ringq {
 	struct recq *fill;       /* the one being filled */
 	uint64_t copied;         /* records copied so far, by either side */
 	pthread_t thread;
-	unsigned interval_ms;
+	int epfd, stopfd;        /* the copier's epoll set (the ring, stopfd), its stop signal */
 	bool running, stop;
 };
 
@@ -112,43 +114,52 @@ static int copy_record(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* Wakes every interval while records come, and backs off (doubling, up to RINGQ_IDLE_MS) while
- * none do, so an idle daemon's copier wakes twenty times a second instead of fifty. */
+/* Sleeps until the kernel ring passes its wake-up mark (the producer then forces a notification,
+ * which the edge-triggered epoll sees once) or RINGQ_IDLE_MS pass, and copies what it holds. The
+ * engine's own turns copy the rest, so an idle daemon's copier wakes once a second. */
 static void *copier(void *arg)
 {
 	struct ringq *r = arg;
-	unsigned ms = r->interval_ms;
-	uint64_t seen = 0;
 
 	for (;;) {
-		struct timespec ts;
-		bool flowing;
+		struct epoll_event ev[2];
+		int n = epoll_wait(r->epfd, ev, 2, RINGQ_IDLE_MS);
 
 		pthread_mutex_lock(&r->lock);
 		if (r->stop) {
 			pthread_mutex_unlock(&r->lock);
 			return NULL;
 		}
-		ring_buffer__consume(r->rb);
-		flowing = r->copied != seen; /* records came since the last wake (the consumer copies too) */
-		seen = r->copied;
+		if (n >= 0 || errno == EINTR)
+			ring_buffer__consume(r->rb);
 		pthread_mutex_unlock(&r->lock);
-		ms = flowing ? r->interval_ms : ms * 2 > RINGQ_IDLE_MS ? RINGQ_IDLE_MS : ms * 2;
-		ts = (struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-		nanosleep(&ts, NULL);
 	}
 }
 
-int ringq_start(int map_fd, unsigned interval_ms, size_t max_bytes, struct ringq **out)
+/* The copier's own epoll set: the ring map (edge-triggered: one wake per notification, not one per
+ * wait while records sit below the mark) and the stop eventfd. */
+static int copier_epoll(struct ringq *r, int map_fd)
+{
+	struct epoll_event ring = { .events = EPOLLIN | EPOLLET }, stop = { .events = EPOLLIN };
+
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->epfd < 0 || r->stopfd < 0 || epoll_ctl(r->epfd, EPOLL_CTL_ADD, map_fd, &ring) ||
+	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->stopfd, &stop))
+		return -errno;
+	return 0;
+}
+
+int ringq_start(int map_fd, size_t max_bytes, struct ringq **out)
 {
 	struct ringq *r = calloc(1, sizeof(*r));
 	int err;
 
 	if (!r)
 		return -ENOMEM;
+	r->epfd = r->stopfd = -1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_mutex_init(&r->consume, NULL);
-	r->interval_ms = interval_ms ? interval_ms : 10;
 	for (int i = 0; i < 2; i++)
 		r->q[i].max_bytes = max_bytes;
 	r->fill = &r->q[0];
@@ -157,6 +168,11 @@ int ringq_start(int map_fd, unsigned interval_ms, size_t max_bytes, struct ringq
 		err = -errno;
 		ringq_free(r);
 		return err ? err : -EINVAL;
+	}
+	err = copier_epoll(r, map_fd);
+	if (err) {
+		ringq_free(r);
+		return err;
 	}
 	err = -pthread_create(&r->thread, NULL, copier, r);
 	if (err) {
@@ -203,8 +219,13 @@ void ringq_free(struct ringq *r)
 		pthread_mutex_lock(&r->lock);
 		r->stop = true;
 		pthread_mutex_unlock(&r->lock);
+		eventfd_write(r->stopfd, 1); /* else it still wakes within RINGQ_IDLE_MS */
 		pthread_join(r->thread, NULL);
 	}
+	if (r->epfd >= 0)
+		close(r->epfd);
+	if (r->stopfd >= 0)
+		close(r->stopfd);
 	ring_buffer__free(r->rb);
 	for (int i = 0; i < 2; i++)
 		recq_free(&r->q[i]);
