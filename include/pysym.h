@@ -32,6 +32,12 @@ void pysym_free(struct pysym *s);
 int pysym_resolve(struct pysym *s, const struct py_target *t, uint64_t code, int32_t lasti,
 		  struct pysym_frame *out);
 
+/* Starts a new round: an entry's code object header is compared again at its first hit in each
+ * round, and trusted for the rest of it. Without rounds every hit is compared. The daemon starts
+ * one per drain (~100 ms): a code object freed and its address reused within one drain is no more
+ * likely than between a sample's capture and its resolve. */
+void pysym_next_round(struct pysym *s);
+
 /* Drops every entry of pid (call on process exit). */
 void pysym_forget(struct pysym *s, pid_t pid);
 void pysym_get_stats(const struct pysym *s, struct pysym_stats *st);

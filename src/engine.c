@@ -283,6 +283,7 @@ static void drain(struct engine *e)
 		prof_free(e->scratch);
 		e->scratch = prof_new(PROF_UNIT_SAMPLES, 0);
 	}
+	pysym_next_round(e->sym); /* each code object's header is checked once per drain */
 	if (e->scratch)
 		cpu_sampler_drain(e->cpu, on_sample, e);
 	e->drains++;

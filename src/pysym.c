@@ -1,7 +1,8 @@
 /* Symbolizer of captured Python frames: reads code objects out of the target, decodes names,
- * file and line table, and keeps them in a bounded LRU keyed by (pid, code address). Each hit
- * re-reads the code object's small header and compares a fingerprint of it, so an address that
- * now holds a different code object is re-read instead of served stale. */
+ * file and line table, and keeps them in a bounded LRU keyed by (pid, code address). The first
+ * hit of an entry in each round (pysym_next_round) re-reads the code object's small header and
+ * compares a fingerprint of it, so an address that now holds a different code object is re-read
+ * instead of served stale; later hits in the same round are served from the cache. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ struct entry {
 	pid_t pid;
 	uint64_t code;
 	uint64_t fingerprint;
+	uint32_t checked;     /* the round its header was last compared in (0: never) */
 	uint16_t version;
 	int firstlineno;
 	char *name, *file;
@@ -39,6 +41,7 @@ struct pysym {
 	int32_t *buckets;
 	size_t nbuckets; /* power of two */
 	int32_t head, tail, free;
+	uint32_t round;  /* 0 until pysym_next_round(): every hit is checked */
 	struct pysym_stats st;
 };
 
@@ -379,13 +382,19 @@ int pysym_resolve(struct pysym *s, const struct py_target *t, uint64_t code, int
 	*out = (struct pysym_frame){ .name = unknown, .file = unknown, .line = 0 };
 	if (!t->layout)
 		return -EINVAL;
-	err = read_code_hdr(t, code, &h);
 	i = lookup(s, t->pid, code);
+	if (i != NIL && s->round && s->e[i].checked == s->round) {
+		s->st.hits++;
+		fill_out(t, &s->e[i], lasti, out);
+		return 0;
+	}
+	err = read_code_hdr(t, code, &h);
 	if (i != NIL) {
 		/* An unreadable target (it exited) keeps its cached symbols: late stacks resolve. */
 		if ((err && err != -EINVAL) ||
 		    (!err && fingerprint(t->layout, &h) == s->e[i].fingerprint)) {
 			s->st.hits++;
+			s->e[i].checked = s->round;
 			lru_unlink(s, i);
 			lru_push_front(s, i);
 			fill_out(t, &s->e[i], lasti, out);
@@ -407,12 +416,19 @@ int pysym_resolve(struct pysym *s, const struct py_target *t, uint64_t code, int
 		s->st.failures++;
 		return err;
 	}
+	s->e[i].checked = s->round;
 	s->e[i].hnext = s->buckets[bucket_of(s, t->pid, code)];
 	s->buckets[bucket_of(s, t->pid, code)] = i;
 	lru_push_front(s, i);
 	s->st.entries++;
 	fill_out(t, &s->e[i], lasti, out);
 	return 0;
+}
+
+void pysym_next_round(struct pysym *s)
+{
+	if (++s->round == 0) /* wrapped: 0 means "never checked" */
+		s->round = 1;
 }
 
 void pysym_forget(struct pysym *s, pid_t pid)

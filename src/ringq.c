@@ -99,7 +99,6 @@ struct ringq {
 	pthread_mutex_t consume; /* one consumer at a time */
 	struct recq q[2];
 	struct recq *fill;       /* the one being filled */
-	uint64_t copied;         /* records copied so far, by either side */
 	pthread_t thread;
 	int epfd, stopfd;        /* the copier's epoll set (the ring, stopfd), its stop signal */
 	bool running, stop;
@@ -110,7 +109,6 @@ static int copy_record(void *ctx, void *data, size_t len)
 	struct ringq *r = ctx;
 
 	recq_push(r->fill, data, len);
-	r->copied++;
 	return 0;
 }
 
@@ -123,15 +121,15 @@ static void *copier(void *arg)
 
 	for (;;) {
 		struct epoll_event ev[2];
-		int n = epoll_wait(r->epfd, ev, 2, RINGQ_IDLE_MS);
 
+		if (epoll_wait(r->epfd, ev, 2, RINGQ_IDLE_MS) < 0 && errno != EINTR)
+			usleep(RINGQ_IDLE_MS * 1000); /* not on a valid set; never spin */
 		pthread_mutex_lock(&r->lock);
 		if (r->stop) {
 			pthread_mutex_unlock(&r->lock);
 			return NULL;
 		}
-		if (n >= 0 || errno == EINTR)
-			ring_buffer__consume(r->rb);
+		ring_buffer__consume(r->rb);
 		pthread_mutex_unlock(&r->lock);
 	}
 }

@@ -183,6 +183,32 @@ static void test_reused_address(void **state)
 	pysym_free(s);
 }
 
+static void test_rounds_check_once(void **state)
+{
+	struct py_target t = target();
+	struct pysym *s = pysym_new(4);
+	struct fake_code a;
+	struct pysym_frame f;
+	struct pysym_stats st;
+
+	pysym_next_round(s);
+	make_code(&a, name_a, file_a, 10);
+	assert_int_equal(pysym_resolve(s, &t, (uintptr_t)&a, 0, &f), 0);
+	/* replaced within the round: trusted until the next one */
+	make_code(&a, name_b, file_a, 30);
+	assert_int_equal(pysym_resolve(s, &t, (uintptr_t)&a, 0, &f), 0);
+	assert_string_equal(f.name, "Svc.handle");
+	pysym_next_round(s);
+	assert_int_equal(pysym_resolve(s, &t, (uintptr_t)&a, 0, &f), 0);
+	assert_string_equal(f.name, "worker");
+	assert_int_equal(pysym_resolve(s, &t, (uintptr_t)&a, 0, &f), 0);
+	pysym_get_stats(s, &st);
+	assert_int_equal(st.misses, 2);
+	assert_int_equal(st.stale, 1);
+	assert_int_equal(st.hits, 2);
+	pysym_free(s);
+}
+
 static void test_eviction_and_forget(void **state)
 {
 	struct py_target t = target(), other = target();
@@ -227,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_validation),
 		cmocka_unit_test(test_reused_address),
+		cmocka_unit_test(test_rounds_check_once),
 		cmocka_unit_test(test_eviction_and_forget),
 	};
 
