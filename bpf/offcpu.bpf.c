@@ -379,6 +379,28 @@ static __always_inline __u64 fingerprint(const struct pm_proc_cfg *cfg, struct t
 	return h | 1;
 }
 
+/* Tells userspace a thread runs an event loop, once: it opens the thread's own sampling event (a
+ * per-thread task clock, so CPUs without loop threads get no timer) and, for the first loop, attaches
+ * the epoll hooks. Sent when the thread first blocks in epoll_wait (the hooks may not be attached
+ * yet) or polls; retried at the next one if the ring is full. */
+static __always_inline void announce_loop(struct task_state *ts, __u32 tid, __u64 now)
+{
+	struct pm_event_hdr *e = bpf_ringbuf_reserve(&stall_events, sizeof(*e), 0);
+
+	if (!e) {
+		stat_inc(PM_OFF_STAT_STALL_DROPS);
+		return;
+	}
+	e->ts_ns = now;
+	e->pid = ts->pid;
+	e->tid = tid;
+	e->kind = PM_EV_LOOP_FOUND;
+	e->len = sizeof(*e);
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	ts->announced = 1;
+}
+
 /* The Python stack at this blocking point: the last walk's when the thread blocks where it
  * blocked last time (servers block at the same few places), else a fresh walk. */
 static __always_inline void blocking_stack(const struct pm_proc_cfg *cfg, struct task_state *ts)
@@ -453,6 +475,8 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt, u
 	if (nr >= 0 && nr < PM_OFF_NO_SYSCALL)
 		ts->syscall = (__u16)nr;
 	ts->reason = classify(prev, state, pid, nr, regs);
+	if (stall_ns != ~0ULL && !ts->announced && is_epoll(nr))
+		announce_loop(ts, prev->pid, now); /* the host's first loop gets the epoll hooks attached */
 	if (ts->is_loop && is_epoll(nr))
 		ts->poll_blocked = 1; /* the loop's own wait: no stack needed */
 	else
@@ -597,27 +621,6 @@ static __always_inline void emit_stall(struct task_state *ts, __u32 tid, __u64 n
 		e->cpu_counts[i] = ts->cpu_counts[i];
 	}
 	bpf_ringbuf_submit(e, 0);
-}
-
-/* Tells userspace a thread runs an event loop, once: it opens the thread's own sampling event (a
- * per-thread task clock, so CPUs without loop threads get no timer). Retried at the next poll if
- * the ring is full. */
-static __always_inline void announce_loop(struct task_state *ts, __u32 tid, __u64 now)
-{
-	struct pm_event_hdr *e = bpf_ringbuf_reserve(&stall_events, sizeof(*e), 0);
-
-	if (!e) {
-		stat_inc(PM_OFF_STAT_STALL_DROPS);
-		return;
-	}
-	e->ts_ns = now;
-	e->pid = ts->pid;
-	e->tid = tid;
-	e->kind = PM_EV_LOOP_FOUND;
-	e->len = sizeof(*e);
-	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
-	ts->announced = 1;
 }
 
 /* The loop polls again: the stretch since it last returned is over. */

@@ -3,6 +3,7 @@
  * into the rolling per-service aggregates (src/offagg.c), turns event-loop stall records into
  * findings (src/offfind.c) and recomputes every service's verdict. The only module that touches the
  * offcpu skeleton. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -49,6 +50,8 @@ struct offcpu {
 	struct bpf_link *links[SCHED_LINKS + LOOP_TPS]; /* the sched programs, then the loop hook(s) */
 	int loop_tp_ids[LOOP_TPS]; /* tracepoint ids the per-syscall variant attaches to (0: none) */
 	bool loop_raw;             /* the raw sys_enter variant instead */
+	bool loop_hooked;          /* attached: a tracked thread has waited in epoll_wait */
+	bool loop_hook_failed;     /* attaching failed (logged): loops are found but not timed */
 	char loop_why[192];        /* why that variant, for the start-up log line */
 	struct loopsamp *loops;    /* the loop sampler's events, one per loop thread */
 	struct ring_buffer *rb;
@@ -137,9 +140,7 @@ static void set_loop_autoload(struct offcpu *s)
 	bpf_program__set_autoload(s->skel->progs.on_loop_sample, s->stall_ns);
 }
 
-/* Attaches by the ids read from tracefs rather than by name, so libbpf's own choice of tracefs
- * path (made once per process) cannot disagree with where tracefs_open found it. */
-static int attach_loop_hook(struct offcpu *s)
+static int attach_loop_links(struct offcpu *s)
 {
 	struct bpf_link **links = s->links + SCHED_LINKS;
 	struct bpf_program *tps[LOOP_TPS];
@@ -167,32 +168,114 @@ static int attach_loop_hook(struct offcpu *s)
 	return 0;
 }
 
-static void log_loop_hook(const struct offcpu *s)
+/* Attaches by the ids read from tracefs rather than by name, so libbpf's own choice of tracefs
+ * path (made once per process) cannot disagree with where tracefs_open found it. On failure what
+ * was attached is detached again. */
+static int attach_loop_hook(struct offcpu *s)
+{
+	int err = attach_loop_links(s);
+
+	if (err)
+		for (int i = 0; i < LOOP_TPS; i++) {
+			bpf_link__destroy(s->links[SCHED_LINKS + i]);
+			s->links[SCHED_LINKS + i] = NULL;
+		}
+	return err;
+}
+
+/* The hook's names, for the log: "syscalls/{sys_enter_epoll_wait, ...} tracepoints (tracefs at
+ * ...)" or "raw sys_enter tracepoint". */
+static void loop_hook_name(const struct offcpu *s, char *out, size_t len)
 {
 	char names[128] = "";
 	size_t n = 0;
 
-	if (!s->stall_ns) {
-		fprintf(stderr, "pyrometerd: event-loop stall detection is off (loop_stall_ms = 0): no syscall hook\n");
-		return;
-	}
 	if (s->loop_raw) {
-		fprintf(stderr, "pyrometerd: event loops: hooked on the raw sys_enter tracepoint, which runs for every "
-			"syscall on the host, because %s\n", s->loop_why);
+		snprintf(out, len, "raw sys_enter tracepoint, which runs for every syscall on the host, because %s",
+			 s->loop_why);
 		return;
 	}
 	for (int i = 0; i < LOOP_TPS; i++)
 		if (s->loop_tp_ids[i] && n < sizeof(names))
 			n += snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "", loop_tp_names[i]);
-	fprintf(stderr, "pyrometerd: event loops: hooked on the syscalls/{%s} tracepoints (%s); other syscalls "
-		"pay only the kernel's bitmap test\n", names, s->loop_why);
+	snprintf(out, len, "syscalls/{%s} tracepoints (%s); other syscalls pay only the kernel's bitmap test",
+		 names, s->loop_why);
+}
+
+static void log_loop_hook(const struct offcpu *s)
+{
+	char name[400];
+
+	if (!s->stall_ns) {
+		fprintf(stderr, "pyrometerd: event-loop stall detection is off (loop_stall_ms = 0): no syscall hook\n");
+		return;
+	}
+	loop_hook_name(s, name, sizeof(name));
+	fprintf(stderr, "pyrometerd: event loops: no syscall hook until a tracked thread waits in epoll_wait; "
+		"then the %s\n", name);
+}
+
+/* The first event loop seen (a tracked process with an epoll instance, or a tracked thread blocking
+ * in epoll_wait, by the scheduler hook): the epoll hooks go on for good, so a host without event
+ * loops never pays the per-syscall path. `who` says which, for the log. */
+static void hook_loops(struct offcpu *s, const char *who)
+{
+	char name[400];
+	int err;
+
+	if (!s->loops || s->loop_hooked || s->loop_hook_failed)
+		return;
+	err = attach_loop_hook(s);
+	loop_hook_name(s, name, sizeof(name));
+	if (err) {
+		s->loop_hook_failed = true;
+		fprintf(stderr, "pyrometerd: event loops: attaching the %s failed (%s): loops are not timed\n", name,
+			strerror(-err));
+		return;
+	}
+	s->loop_hooked = true;
+	fprintf(stderr, "pyrometerd: event loops: hooked on the %s (%s)\n", name, who);
+}
+
+/* Whether pid holds an epoll instance (an fd on anon_inode:[eventpoll]): an event loop, even one
+ * too busy ever to block in epoll_wait. */
+static bool has_epoll(pid_t pid)
+{
+	char dir[64], link[32];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		found = n > 0 && (link[n] = '\0', strcmp(link, "anon_inode:[eventpoll]") == 0);
+	}
+	closedir(d);
+	return found;
+}
+
+static void hook_if_loop(struct offcpu *s, pid_t pid)
+{
+	char who[64];
+
+	if (!s->loops || s->loop_hooked || s->loop_hook_failed || !has_epoll(pid))
+		return;
+	snprintf(who, sizeof(who), "process %d has an epoll instance", (int)pid);
+	hook_loops(s, who);
 }
 
 static int attach(struct offcpu *s)
 {
 	struct bpf_program *progs[SCHED_LINKS] = { s->skel->progs.on_switch, s->skel->progs.on_wakeup,
 						   s->skel->progs.on_wakeup_new };
-	int err;
 
 	for (size_t i = 0; i < SCHED_LINKS; i++) {
 		s->links[i] = bpf_program__attach(progs[i]);
@@ -201,10 +284,7 @@ static int attach(struct offcpu *s)
 	}
 	if (!s->stall_ns)
 		return 0;
-	err = attach_loop_hook(s);
-	if (err)
-		return err;
-	/* the loop sampler's events are opened per thread as loops announce themselves */
+	/* the epoll hooks and the loop sampler's events come as loops announce themselves */
 	s->loops = loopsamp_new(s->skel->progs.on_loop_sample, LOOP_SAMPLE_HZ, LOOP_THREADS_MAX);
 	return s->loops ? 0 : -ENOMEM;
 }
@@ -356,6 +436,7 @@ static void offcpu_track(void *state, const struct py_target *t, const char *ser
 	}
 	snprintf(r->service, sizeof(r->service), "%s", service);
 	offagg_touch(s->agg, service, now_s());
+	hook_if_loop(s, t->pid);
 }
 
 static void drain(struct offcpu *s);
@@ -632,6 +713,9 @@ static void offcpu_tick(void *state, uint64_t now)
 	}
 	if (s->loops && now - s->last_sweep_ns >= SWEEP_NS) {
 		loopsamp_sweep(s->loops);
+		/* a loop started after its process was tracked, too busy to block in epoll_wait */
+		for (size_t i = 0; i < s->npids && !s->loop_hooked; i++)
+			hook_if_loop(s, s->pids[i].pid);
 		s->last_sweep_ns = now;
 	}
 }
@@ -678,6 +762,12 @@ static void on_loop_found(struct offcpu *s, const struct pm_event_hdr *h)
 
 	if (!s->loops || !pid_find(s, (pid_t)h->pid))
 		return;
+	if (!s->loop_hooked) {
+		char who[64];
+
+		snprintf(who, sizeof(who), "thread %u of %u waits in epoll_wait", h->tid, h->pid);
+		hook_loops(s, who);
+	}
 	err = loopsamp_add(s->loops, (pid_t)h->pid, (pid_t)h->tid);
 	if (err && err != -ESRCH && loopsamp_refused(s->loops) == 1)
 		fprintf(stderr, "pyrometerd: event loop thread %u of %u is not sampled (%s); its stalls are "
@@ -770,7 +860,11 @@ static int offcpu_metrics(void *state, struct expo *x)
 	err = expo_family(x, "pyrometer_event_loop_threads_sampled", EXPO_GAUGE,
 			  "Event-loop threads of tracked processes whose on-CPU stacks are sampled (each has "
 			  "its own task-clock event).");
-	return err ? err : expo_value_u64(x, NULL, 0, loopsamp_count(s->loops));
+	err = err ? err : expo_value_u64(x, NULL, 0, loopsamp_count(s->loops));
+	err = err ? err : expo_family(x, "pyrometer_event_loop_hook_attached", EXPO_GAUGE,
+				     "1 once a tracked thread has waited in epoll_wait and the epoll syscall hooks are "
+				     "attached (until then no syscall pays for loop detection), else 0.");
+	return err ? err : expo_value_u64(x, NULL, 0, s->loop_hooked);
 }
 
 static void offcpu_findings(void *state, json_object *arr)

@@ -1,7 +1,7 @@
 """Off-CPU time, verdicts and blocked event loops from the daemon, on real workloads: one service
 per verdict (each in its own systemd-named cgroup), off-CPU totals against libbpf-tools'
 offcputime on the same run, and a real aiohttp app blocking (or not) its event loop."""
-import json, os, re, signal, subprocess, time, unittest
+import json, os, re, signal, subprocess, time, unittest, urllib.request
 
 import lib
 
@@ -388,6 +388,50 @@ class BlockedEventLoop(unittest.TestCase):
         self.assertIn("run_in_executor", f["fix"])
         self.assertGreaterEqual(stalls, 3)
         self.assertEqual(self.loop_threads, 1)
+
+    def test_epoll_hooks_wait_for_the_first_loop(self):
+        """No syscall pays for loop detection until a tracked thread waits in epoll_wait: the kernel's
+        own list of attached programs has no epoll hook while only a sleeper is tracked, and has them
+        once an aiohttp app has served one request."""
+        def epoll_links():
+            progs = {p["id"]: p.get("name", "") for p in json.loads(subprocess.run(
+                ["bpftool", "prog", "show", "--json"], capture_output=True, text=True, check=True).stdout)}
+            links = json.loads(subprocess.run(["bpftool", "link", "show", "--json"], capture_output=True,
+                                              text=True, check=True).stdout)
+            return sorted(progs.get(l.get("prog_id"), "") for l in links
+                          if progs.get(l.get("prog_id"), "").startswith("on_epoll"))
+
+        def attached(d):
+            m = re.search(r"^pyrometer_event_loop_hook_attached (\S+)$", d.get("/metrics").decode(), re.M)
+            return float(m.group(1)) if m else None
+
+        sleeper = start("offcpu_work.py", "sleep")
+        app = None
+        try:
+            with lib.Daemon() as d:
+                tracked = wait_for(lambda: (any(x["pid"] == sleeper.pid for x in
+                                                d.json("/api/v1/processes")["processes"]),), 20)
+                self.assertTrue(tracked and tracked[0], "the sleeper was not tracked")
+                time.sleep(1)
+                before, flag_before = epoll_links(), attached(d)
+                app = start("aio_app.py", "async")
+                port = app.ready_line[1]
+                got = wait_for(lambda: (attached(d) == 1,), 20, 0.2)
+                if not (got and got[0]):  # an app already blocked before it was tracked: wake it once
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
+                    got = wait_for(lambda: (attached(d) == 1,), 20, 0.2)
+                after = epoll_links()
+                log = d.logtext()
+            print(f"  epoll hooks before an event loop: {before or 'none'}; after: {after}")
+            self.assertEqual(flag_before, 0)
+            self.assertEqual(before, [])
+            self.assertTrue(got and got[0], log)
+            self.assertIn("on_epoll_wait", after)
+            self.assertEqual(len([l for l in log.splitlines() if "event loops: hooked on" in l]), 1, log)
+        finally:
+            for p in (sleeper, app):
+                if p:
+                    lib.stop(p)
 
     def test_await_asyncio_sleep_does_not(self):
         findings, stretches, stalls, _ = self.run_app("async")
