@@ -237,24 +237,29 @@ static void hook_loops(struct offcpu *s, const char *who)
 	fprintf(stderr, "pyrometerd: event loops: hooked on the %s (%s)\n", name, who);
 }
 
-/* Whether pid holds an epoll instance (an fd on anon_inode:[eventpoll]): an event loop, even one
- * too busy ever to block in epoll_wait. */
+/* Whether pid holds an epoll instance (an fd on anon_inode:[eventpoll]) among its first
+ * EPOLL_SCAN_FDS fds: an event loop, even one too busy ever to block in epoll_wait. A loop's epoll
+ * fd is made early, so a server with thousands of sockets is not read through every 10 s. */
+#define EPOLL_SCAN_FDS 1024
+
 static bool has_epoll(pid_t pid)
 {
 	char dir[64], link[32];
 	struct dirent *de;
 	bool found = false;
+	unsigned seen = 0;
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	d = opendir(dir);
 	if (!d)
 		return false;
-	while (!found && (de = readdir(d))) {
+	while (!found && seen < EPOLL_SCAN_FDS && (de = readdir(d))) {
 		ssize_t n;
 
 		if (de->d_name[0] == '.')
 			continue;
+		seen++;
 		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
 		found = n > 0 && (link[n] = '\0', strcmp(link, "anon_inode:[eventpoll]") == 0);
 	}
