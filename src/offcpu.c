@@ -50,7 +50,7 @@ struct offcpu {
 	struct bpf_link *links[SCHED_LINKS + LOOP_TPS]; /* the sched programs, then the loop hook(s) */
 	int loop_tp_ids[LOOP_TPS]; /* tracepoint ids the per-syscall variant attaches to (0: none) */
 	bool loop_raw;             /* the raw sys_enter variant instead */
-	bool loop_hooked;          /* attached: a tracked thread has waited in epoll_wait */
+	bool loop_hooked;          /* attached: a tracked process runs an event loop */
 	bool loop_hook_failed;     /* attaching failed (logged): loops are found but not timed */
 	char loop_why[192];        /* why that variant, for the start-up log line */
 	struct loopsamp *loops;    /* the loop sampler's events, one per loop thread */
@@ -211,8 +211,8 @@ static void log_loop_hook(const struct offcpu *s)
 		return;
 	}
 	loop_hook_name(s, name, sizeof(name));
-	fprintf(stderr, "pyrometerd: event loops: no syscall hook until a tracked thread waits in epoll_wait; "
-		"then the %s\n", name);
+	fprintf(stderr, "pyrometerd: event loops: no syscall hook until a tracked process runs one (holds an epoll "
+		"instance or waits in epoll_wait); then the %s\n", name);
 }
 
 /* The first event loop seen (a tracked process with an epoll instance, or a tracked thread blocking
@@ -261,7 +261,10 @@ static bool has_epoll(pid_t pid)
 			continue;
 		seen++;
 		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
-		found = n > 0 && (link[n] = '\0', strcmp(link, "anon_inode:[eventpoll]") == 0);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		found = strcmp(link, "anon_inode:[eventpoll]") == 0;
 	}
 	closedir(d);
 	return found;
@@ -867,7 +870,7 @@ static int offcpu_metrics(void *state, struct expo *x)
 			  "its own task-clock event).");
 	err = err ? err : expo_value_u64(x, NULL, 0, loopsamp_count(s->loops));
 	err = err ? err : expo_family(x, "pyrometer_event_loop_hook_attached", EXPO_GAUGE,
-				     "1 once a tracked thread has waited in epoll_wait and the epoll syscall hooks are "
+				     "1 once a tracked process runs an event loop and the epoll syscall hooks are "
 				     "attached (until then no syscall pays for loop detection), else 0.");
 	return err ? err : expo_value_u64(x, NULL, 0, s->loop_hooked);
 }

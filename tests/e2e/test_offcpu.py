@@ -390,9 +390,9 @@ class BlockedEventLoop(unittest.TestCase):
         self.assertEqual(self.loop_threads, 1)
 
     def test_epoll_hooks_wait_for_the_first_loop(self):
-        """No syscall pays for loop detection until a tracked thread waits in epoll_wait: the kernel's
+        """No syscall pays for loop detection until a tracked process runs an event loop: the kernel's
         own list of attached programs has no epoll hook while only a sleeper is tracked, and has them
-        once an aiohttp app has served one request."""
+        once an aiohttp app (an epoll instance) is tracked too."""
         def epoll_links():
             progs = {p["id"]: p.get("name", "") for p in json.loads(subprocess.run(
                 ["bpftool", "prog", "show", "--json"], capture_output=True, text=True, check=True).stdout)}
