@@ -516,8 +516,13 @@ static __always_inline void switch_in(struct task_struct *next, __u64 now)
 	if (!ts)
 		return;
 	ts->on_ts = now;
-	if (!ts->off_ts || now <= ts->off_ts)
+	if (!ts->off_ts || now <= ts->off_ts) {
+		/* its switch-out was not seen: whether it waited in its poll is unknown, so a stretch
+		 * running across it is not timed (never a stall out of a poll's wait) */
+		if (ts->stretch_start)
+			stretch_reset(ts, now);
 		return;
+	}
 	total = now - ts->off_ts;
 	if (ts->reason == PM_OFF_RUNQ)
 		runq = total;
