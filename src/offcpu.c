@@ -52,6 +52,7 @@ struct offcpu {
 	bool loop_raw;             /* the raw sys_enter variant instead */
 	bool loop_hooked;          /* attached: a tracked process runs an event loop */
 	bool loop_hook_failed;     /* attaching failed (logged): loops are found but not timed */
+	size_t epoll_cursor;       /* the next process the sweep checks for an epoll instance */
 	char loop_why[192];        /* why that variant, for the start-up log line */
 	struct loopsamp *loops;    /* the loop sampler's events, one per loop thread */
 	struct ring_buffer *rb;
@@ -240,7 +241,8 @@ static void hook_loops(struct offcpu *s, const char *who)
 /* Whether pid holds an epoll instance (an fd on anon_inode:[eventpoll]) among its first
  * EPOLL_SCAN_FDS fds: an event loop, even one too busy ever to block in epoll_wait. A loop's epoll
  * fd is made early, so a server with thousands of sockets is not read through every 10 s. */
-#define EPOLL_SCAN_FDS 1024
+#define EPOLL_SCAN_FDS    1024
+#define EPOLL_SWEEP_PROCS 64
 
 static bool has_epoll(pid_t pid)
 {
@@ -721,9 +723,11 @@ static void offcpu_tick(void *state, uint64_t now)
 	}
 	if (s->loops && now - s->last_sweep_ns >= SWEEP_NS) {
 		loopsamp_sweep(s->loops);
-		/* a loop started after its process was tracked, too busy to block in epoll_wait */
-		for (size_t i = 0; i < s->npids && !s->loop_hooked; i++)
-			hook_if_loop(s, s->pids[i].pid);
+		/* a loop started after its process was tracked, too busy to block in epoll_wait: up to
+		 * EPOLL_SWEEP_PROCS processes a sweep, round robin, so thousands of tracked processes
+		 * without a loop cost a bounded /proc read every 10 s */
+		for (size_t n = 0; n < EPOLL_SWEEP_PROCS && n < s->npids && !s->loop_hooked; n++)
+			hook_if_loop(s, s->pids[s->epoll_cursor++ % s->npids].pid);
 		s->last_sweep_ns = now;
 	}
 }

@@ -391,8 +391,9 @@ class BlockedEventLoop(unittest.TestCase):
 
     def test_epoll_hooks_wait_for_the_first_loop(self):
         """No syscall pays for loop detection until a tracked process runs an event loop: the kernel's
-        own list of attached programs has no epoll hook while only a sleeper is tracked, and has them
-        once an aiohttp app (an epoll instance) is tracked too."""
+        own list of attached programs has no epoll hook while the tracked process has no epoll
+        instance, and has them once it makes one, even if it never waits in it (the daemon's 10 s
+        sweep finds it: neither tracking nor the scheduler hook could)."""
         def epoll_links():
             progs = {p["id"]: p.get("name", "") for p in json.loads(subprocess.run(
                 ["bpftool", "prog", "show", "--json"], capture_output=True, text=True, check=True).stdout)}
@@ -405,33 +406,37 @@ class BlockedEventLoop(unittest.TestCase):
             m = re.search(r"^pyrometer_event_loop_hook_attached (\S+)$", d.get("/metrics").decode(), re.M)
             return float(m.group(1)) if m else None
 
-        sleeper = start("offcpu_work.py", "sleep")
-        app = None
+        late = subprocess.Popen([PY, "-c", "import select, sys, time\nprint('ready', flush=True)\n"
+                                 "sys.stdin.readline()\nep = select.epoll()\nprint('epoll', flush=True)\n"
+                                 "time.sleep(120)"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
+            self.assertEqual(late.stdout.readline().strip(), "ready")
             with lib.Daemon() as d:
-                tracked = wait_for(lambda: (any(x["pid"] == sleeper.pid for x in
+                tracked = wait_for(lambda: (any(x["pid"] == late.pid for x in
                                                 d.json("/api/v1/processes")["processes"]),), 20)
-                self.assertTrue(tracked and tracked[0], "the sleeper was not tracked")
+                self.assertTrue(tracked and tracked[0], "the process was not tracked")
                 time.sleep(1)
                 before, flag_before = epoll_links(), attached(d)
-                app = start("aio_app.py", "async")
-                port = app.ready_line[1]
-                got = wait_for(lambda: (attached(d) == 1,), 20, 0.2)
-                if not (got and got[0]):  # an app already blocked before it was tracked: wake it once
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
-                    got = wait_for(lambda: (attached(d) == 1,), 20, 0.2)
+                late.stdin.write("go\n")
+                late.stdin.flush()
+                self.assertEqual(late.stdout.readline().strip(), "epoll")
+                t0 = time.monotonic()
+                got = wait_for(lambda: (attached(d) == 1,), 25, 0.2)
+                found_s = time.monotonic() - t0
                 after = epoll_links()
                 log = d.logtext()
-            print(f"  epoll hooks before an event loop: {before or 'none'}; after: {after}")
+            print(f"  epoll hooks before an event loop: {before or 'none'}; after: {after}, "
+                  f"{found_s:.1f} s after the epoll instance was made")
             self.assertEqual(flag_before, 0)
             self.assertEqual(before, [])
             self.assertTrue(got and got[0], log)
             self.assertIn("on_epoll_wait", after)
-            self.assertEqual(len([l for l in log.splitlines() if "event loops: hooked on" in l]), 1, log)
+            lines = [l for l in log.splitlines() if "event loops: hooked on" in l]
+            self.assertEqual(len(lines), 1, log)
+            self.assertIn(f"process {late.pid} has an epoll instance", lines[0])
         finally:
-            for p in (sleeper, app):
-                if p:
-                    lib.stop(p)
+            late.kill()
+            late.wait()
 
     def test_await_asyncio_sleep_does_not(self):
         findings, stretches, stalls, _ = self.run_app("async")
