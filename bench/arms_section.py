@@ -33,11 +33,8 @@ def app_run_ns(pid):
 def measure(port, pid):
     """(requests/s, the app's CPU ns per request) of one wrk run."""
     c0 = app_run_ns(pid)
-    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c16", f"-d{ARM_SECONDS}s", f"http://127.0.0.1:{port}/"],
-                         capture_output=True, text=True, check=True, timeout=ARM_SECONDS + 60).stdout
-    c1 = app_run_ns(pid)
-    reqs = int(out.split(" requests in ")[0].split()[-1])
-    return float(out.split("Requests/sec:")[1].split()[0]), (c1 - c0) / reqs
+    rps = run.wrk_run(port, ARM_SECONDS)[0]
+    return rps, (app_run_ns(pid) - c0) / (rps * ARM_SECONDS)
 
 
 def arm(port, pid, conf):

@@ -1,7 +1,7 @@
 """Off-CPU time, verdicts and blocked event loops from the daemon, on real workloads: one service
 per verdict (each in its own systemd-named cgroup), off-CPU totals against libbpf-tools'
 offcputime on the same run, and a real aiohttp app blocking (or not) its event loop."""
-import json, os, re, signal, subprocess, time, unittest, urllib.request
+import json, os, re, signal, subprocess, time, unittest
 
 import lib
 
@@ -52,6 +52,18 @@ def wait_for(fn, timeout, step=0.5):
             return last
         time.sleep(step)
     return last
+
+
+def wait_tracked(d, pid, timeout=20):
+    """Whether the daemon lists pid among its tracked processes within timeout seconds."""
+    got = wait_for(lambda: (any(x["pid"] == pid for x in d.json("/api/v1/processes")["processes"]),), timeout)
+    return bool(got and got[0])
+
+
+def metric_value(text, name):
+    """The value of an unlabelled sample, or None."""
+    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
 
 
 def metric_sum(text, name, **labels):
@@ -323,8 +335,7 @@ class BlockedEventLoop(unittest.TestCase):
                 text = d.get("/metrics").decode()
                 stretches = metric_sum(text, "pyrometer_event_loop_stretch_seconds_count",
                                        service=f"pmoff-aio-{mode}.service")
-                m = re.search(r"^pyrometer_event_loop_threads_sampled (\S+)$", text, re.M)
-                self.loop_threads = float(m.group(1)) if m else None
+                self.loop_threads = metric_value(text, "pyrometer_event_loop_threads_sampled")
                 return findings, stretches, metric_sum(text, "pyrometer_event_loop_stalls_total",
                                                        service=f"pmoff-aio-{mode}.service"), d.logtext()
         finally:
@@ -403,8 +414,7 @@ class BlockedEventLoop(unittest.TestCase):
                           if progs.get(l.get("prog_id"), "").startswith("on_epoll"))
 
         def attached(d):
-            m = re.search(r"^pyrometer_event_loop_hook_attached (\S+)$", d.get("/metrics").decode(), re.M)
-            return float(m.group(1)) if m else None
+            return metric_value(d.get("/metrics").decode(), "pyrometer_event_loop_hook_attached")
 
         late = subprocess.Popen([PY, "-c", "import select, sys, time\nprint('ready', flush=True)\n"
                                  "sys.stdin.readline()\nep = select.epoll()\nprint('epoll', flush=True)\n"
@@ -412,9 +422,7 @@ class BlockedEventLoop(unittest.TestCase):
         try:
             self.assertEqual(late.stdout.readline().strip(), "ready")
             with lib.Daemon() as d:
-                tracked = wait_for(lambda: (any(x["pid"] == late.pid for x in
-                                                d.json("/api/v1/processes")["processes"]),), 20)
-                self.assertTrue(tracked and tracked[0], "the process was not tracked")
+                self.assertTrue(wait_tracked(d, late.pid), "the process was not tracked")
                 time.sleep(1)
                 before, flag_before = epoll_links(), attached(d)
                 late.stdin.write("go\n")
@@ -459,9 +467,7 @@ class IoAccounting(unittest.TestCase):
         try:
             self.assertEqual(p.stdout.readline().strip(), "ready")
             with lib.Daemon() as d:
-                tracked = wait_for(lambda: (any(x["pid"] == p.pid for x in
-                                                d.json("/api/v1/processes")["processes"]),), 20)
-                self.assertTrue(tracked and tracked[0], "io_work.py was not tracked")
+                self.assertTrue(wait_tracked(d, p.pid), "io_work.py was not tracked")
                 p.stdin.write("go\n")
                 p.stdin.flush()
                 _, port, closed = p.stdout.readline().split()
