@@ -638,6 +638,16 @@ static __always_inline void loop_poll(void)
 	if (!ts || !ts->pid)
 		return;
 	now = bpf_ktime_get_ns();
+	if (ts->off_ts || ts->poll_blocked) {
+		/* running, yet its last switch-out has no switch-in: one was missed (its process was
+		 * untracked for a moment, the program was skipped), so the stretch may hold a poll's wait */
+		if (ts->stretch_start)
+			stat_inc(PM_OFF_STAT_UNTIMED);
+		ts->stretch_start = 0;
+		ts->off_ts = 0;
+		ts->wake_ts = 0;
+		ts->poll_blocked = 0;
+	}
 	if (ts->stretch_start && now > ts->stretch_start) {
 		dur = now - ts->stretch_start;
 		hist_add(ts->pid, PM_OFF_HIST_LOOP, dur);

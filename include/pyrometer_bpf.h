@@ -197,6 +197,7 @@ enum pm_off_stat {
 	PM_OFF_STAT_STACK_FULL,   /* stack map update failed */
 	PM_OFF_STAT_STALL_DROPS,  /* stall records lost (ring buffer full) */
 	PM_OFF_STAT_NO_STORAGE,   /* task storage could not be created */
+	PM_OFF_STAT_UNTIMED,      /* loop stretches not timed: a switch-in of the loop thread not seen */
 	PM_OFF_STAT_MAX,
 };
 
