@@ -336,6 +336,7 @@ class BlockedEventLoop(unittest.TestCase):
                 stretches = metric_sum(text, "pyrometer_event_loop_stretch_seconds_count",
                                        service=f"pmoff-aio-{mode}.service")
                 self.loop_threads = metric_value(text, "pyrometer_event_loop_threads_sampled")
+                self.untimed = metric_sum(text, "pyrometer_offcpu_drops_total", reason="stretch_untimed")
                 return findings, stretches, metric_sum(text, "pyrometer_event_loop_stalls_total",
                                                        service=f"pmoff-aio-{mode}.service"), d.logtext()
         finally:
@@ -448,6 +449,8 @@ class BlockedEventLoop(unittest.TestCase):
 
     def test_await_asyncio_sleep_does_not(self):
         findings, stretches, stalls, _ = self.run_app("async")
+        # stretches not timed because a switch-in was missed (a false stall before da43cab)
+        print(f"  {stretches:.0f} stretches, {stalls:.0f} stalls, {self.untimed:.0f} untimed")
         loops = [f for f in findings if f["kind"] == "blocked-event-loop"]
         self.assertEqual(loops, [])
         self.assertEqual(stalls, 0)
