@@ -639,8 +639,8 @@ static __always_inline void loop_poll(void)
 		return;
 	now = bpf_ktime_get_ns();
 	if (ts->off_ts || ts->poll_blocked) {
-		/* running, yet its last switch-out has no switch-in: one was missed (its process was
-		 * untracked for a moment, the program was skipped), so the stretch may hold a poll's wait */
+		/* running, yet its last switch-out has no switch-in: one was missed (e.g. its process
+		 * untracked for a moment, or the program skipped), so the stretch may hold a poll's wait */
 		if (ts->stretch_start)
 			stat_inc(PM_OFF_STAT_UNTIMED);
 		ts->stretch_start = 0;
