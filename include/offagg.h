@@ -85,7 +85,7 @@ struct expo;
 struct offfind;
 /* What the kernel side lost, for pyrometer_offcpu_drops_total. */
 struct offagg_drops {
-	uint64_t count_map_full, stack_map_full, stack_evicted, stall_ring_full, untimed, walks;
+	uint64_t count_map_full, stack_map_full, stack_evicted, stall_ring_full, stretch_untimed, walks;
 };
 /* Writes the off-CPU families for every service: off-CPU seconds by reason, scheduler counters,
  * blocking-wait and event-loop histograms, stalls, verdicts (from f) and drops. 0 or -errno. */

@@ -116,7 +116,7 @@ static int drop_metrics(const struct offagg *a, const struct offagg_drops *d, st
 		{ "stack_map_full", d->stack_map_full },
 		{ "stack_evicted", d->stack_evicted },
 		{ "stall_ring_full", d->stall_ring_full },
-		{ "stretch_untimed", d->untimed },
+		{ "stretch_untimed", d->stretch_untimed },
 	};
 	struct expo_label l = { "reason", NULL };
 	struct offagg_stats as;

@@ -865,7 +865,7 @@ static int offcpu_metrics(void *state, struct expo *x)
 				   .stack_map_full = stat_sum(s, PM_OFF_STAT_STACK_FULL),
 				   .stack_evicted = s->lost_stacks,
 				   .stall_ring_full = stat_sum(s, PM_OFF_STAT_STALL_DROPS),
-				   .untimed = stat_sum(s, PM_OFF_STAT_UNTIMED),
+				   .stretch_untimed = stat_sum(s, PM_OFF_STAT_UNTIMED),
 				   .walks = stat_sum(s, PM_OFF_STAT_WALKS) };
 	err = offagg_metrics(s->agg, s->find, &d, x);
 	if (err || !s->loops)

@@ -449,7 +449,7 @@ class BlockedEventLoop(unittest.TestCase):
 
     def test_await_asyncio_sleep_does_not(self):
         findings, stretches, stalls, _ = self.run_app("async")
-        # stretches not timed because a switch-in was missed (a false stall before da43cab)
+        # untimed: stretches dropped because a switch-in was missed (da43cab); a flaky run says which case it was
         print(f"  {stretches:.0f} stretches, {stalls:.0f} stalls, {self.untimed:.0f} untimed")
         loops = [f for f in findings if f["kind"] == "blocked-event-loop"]
         self.assertEqual(loops, [])
