@@ -10,6 +10,7 @@
 
 #include "pyrometer_bpf.h"
 #include "pystack.bpf.h"
+#include "sockchain.bpf.h" /* owned here, shared with the socket hooks' objects */
 
 const volatile __u32 max_depth = PM_DEFAULT_DEPTH;
 const volatile bool kernel_stacks = false;

@@ -15,6 +15,7 @@
 
 #include "pyrometer_bpf.h"
 #include "tracked.bpf.h" /* the CPU sampler's maps, shared */
+#include "sockchain.bpf.h"
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -83,7 +84,8 @@ static __always_inline void own(struct sock *sk, __u32 pid)
 		o->pid = pid; /* new, or passed to another process */
 }
 
-static __always_inline void sock_io(struct sock *sk, int ret, int dir)
+/* Counts one transfer; true when it is a tracked process's (the chain's next handler wants it). */
+static __always_inline bool sock_io(struct sock *sk, int ret, int dir)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 pid, kind, slot;
@@ -93,11 +95,11 @@ static __always_inline void sock_io(struct sock *sk, int ret, int dir)
 	long nr;
 
 	if (ret <= 0 || !sk || !task_tracked_slot(task, &slot))
-		return;
+		return false;
 	pid = task->tgid;
 	p = bpf_map_lookup_elem(&io_procs, &slot);
 	if (!p)
-		return;
+		return true;
 	kind = sock_kind(sk, &family) & (PM_IO_SOCK_KINDS - 1);
 	/* this CPU's copy: no other writer while we run (preemption is off in BPF programs) */
 	p->bytes[kind][dir & 1] += ret;
@@ -110,19 +112,22 @@ static __always_inline void sock_io(struct sock *sk, int ret, int dir)
 	}
 	if (kind == PM_IO_TCP)
 		own(sk, pid);
+	return true;
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(on_send, struct sock *sk, int ret, int flags)
 {
-	sock_io(sk, ret, PM_IO_WRITE);
+	if (sock_io(sk, ret, PM_IO_WRITE))
+		bpf_tail_call(ctx, &sock_send_chain, 0);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(on_recv, struct sock *sk, int ret, int flags)
 {
-	sock_io(sk, ret, PM_IO_READ);
+	if (sock_io(sk, ret, PM_IO_READ))
+		bpf_tail_call(ctx, &sock_recv_chain, 0);
 	return 0;
 }
 

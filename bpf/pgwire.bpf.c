@@ -15,6 +15,7 @@
 
 #include "pyrometer_bpf.h"
 #include "pystack.bpf.h"
+#include "sockchain.bpf.h" /* userspace puts db_send/db_recv there (src/pgwire.c) */
 
 #define NR_read     0
 #define NR_write    1

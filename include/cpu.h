@@ -65,8 +65,9 @@ struct cpu_sampler_stats {
 void cpu_sampler_get_stats(struct cpu_sampler *s, struct cpu_sampler_stats *st);
 
 struct bpf_object;
-/* Makes obj (opened, not loaded) use this sampler's maps of tracked processes: py_procs, py_gen
- * and py_tasks (bpf/tracked.bpf.h), those of them it declares. Returns 0 or -errno. */
+/* Makes obj (opened, not loaded) use this sampler's maps of tracked processes: py_procs, py_gen,
+ * py_tasks and py_pidmap (bpf/tracked.bpf.h), and the socket hooks' chains (bpf/sockchain.bpf.h),
+ * those of them it declares. Returns 0 or -errno. */
 int cpu_sampler_share_tracked(struct cpu_sampler *s, struct bpf_object *obj);
 
 /* The BPF program's id (for bpf_stats run-time lookups). */

@@ -6,6 +6,7 @@
 #ifndef SOURCE_H
 #define SOURCE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -56,6 +57,9 @@ struct bpf_object;
  * processes (py_procs: per-pid CPython layouts, and its generation and per-task cache, see
  * bpf/tracked.bpf.h), so every object agrees on who is tracked and walks stacks the same way. */
 int engine_share_tracked(struct engine *e, struct bpf_object *obj);
+/* Whether the source called `name` started and runs. Sources start in their order in
+ * src/sources.c: ask only about an earlier one. */
+bool engine_source_running(struct engine *e, const char *name);
 /* Calls fn(state, arg) with the engine lock held for the running source called `name` (for
  * a source's own API routes); returns fn's result, or NULL with errno ENODEV when that source is
  * not running. Takes the lock itself: not from a hook. */

@@ -895,6 +895,14 @@ int engine_symbolize(struct engine *e, pid_t pid, uint64_t code, int32_t lasti, 
 	return err;
 }
 
+bool engine_source_running(struct engine *e, const char *name)
+{
+	for (int i = 0; pyrometer_sources[i] && i < MAX_SOURCES; i++)
+		if (!strcmp(pyrometer_sources[i]->name, name))
+			return !e->src_err[i] && e->src_state[i];
+	return false;
+}
+
 int engine_share_tracked(struct engine *e, struct bpf_object *obj)
 {
 	return cpu_sampler_share_tracked(e->cpu, obj);

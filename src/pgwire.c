@@ -63,6 +63,7 @@ struct pgwire {
 	uint64_t bad_events, conn_cap_drops, not_pg, lost_stacks, tls_conns;
 	uint64_t parser_desyncs, parser_dropped;
 	bool paused; /* db_capture = false since a reload: the kernel side streams nothing */
+	bool chained; /* db_send/db_recv run as the I/O source's tail calls, not from links of their own */
 };
 
 /* ---- the connection table ------------------------------------------------------------------- */
@@ -353,6 +354,57 @@ static void drain_events(struct pgwire *w)
 
 /* ---- source hooks --------------------------------------------------------------------------- */
 
+/* ---- the two socket hooks ---------------------------------------------------------------- */
+
+/* Runs db_send/db_recv on every socket transfer of a tracked process: as the tail calls of the
+ * I/O source's programs on the same tracepoints when that source runs (bpf/sockchain.bpf.h: one
+ * program entry per transfer instead of two), else from links of their own. Returns 0 or -errno. */
+static int hooks_on(struct pgwire *w)
+{
+	struct pgwire_bpf *s = w->skel;
+	__u32 zero = 0;
+	int send_fd, recv_fd;
+
+	w->chained = engine_source_running(w->e, "io");
+	if (w->chained) {
+		send_fd = bpf_program__fd(s->progs.db_send);
+		recv_fd = bpf_program__fd(s->progs.db_recv);
+		if (bpf_map__update_elem(s->maps.sock_send_chain, &zero, sizeof(zero), &send_fd, sizeof(send_fd), 0) ||
+		    bpf_map__update_elem(s->maps.sock_recv_chain, &zero, sizeof(zero), &recv_fd, sizeof(recv_fd), 0)) {
+			int err = -errno;
+
+			bpf_map__delete_elem(s->maps.sock_send_chain, &zero, sizeof(zero), 0);
+			return err;
+		}
+		return 0;
+	}
+	s->links.db_send = bpf_program__attach(s->progs.db_send);
+	s->links.db_recv = s->links.db_send ? bpf_program__attach(s->progs.db_recv) : NULL;
+	if (!s->links.db_recv) {
+		int err = -errno;
+
+		bpf_link__destroy(s->links.db_send);
+		s->links.db_send = NULL;
+		return err;
+	}
+	return 0;
+}
+
+/* Stops both hooks: the host pays nothing for the capture from here. */
+static void hooks_off(struct pgwire *w)
+{
+	struct pgwire_bpf *s = w->skel;
+	__u32 zero = 0;
+
+	if (w->chained) {
+		bpf_map__delete_elem(s->maps.sock_send_chain, &zero, sizeof(zero), 0);
+		bpf_map__delete_elem(s->maps.sock_recv_chain, &zero, sizeof(zero), 0);
+	}
+	bpf_link__destroy(s->links.db_send);
+	bpf_link__destroy(s->links.db_recv);
+	s->links.db_send = s->links.db_recv = NULL;
+}
+
 static void pgwire_stop(void *state)
 {
 	struct pgwire *w = state;
@@ -360,6 +412,8 @@ static void pgwire_stop(void *state)
 	if (!w)
 		return;
 	ringq_free(w->rq);
+	if (w->skel)
+		hooks_off(w);
 	pgwire_bpf__destroy(w->skel);
 	for (size_t i = 0; w->conns && i < w->nslots; i++)
 		if (w->conns[i].pid) {
@@ -390,7 +444,7 @@ static int load(struct pgwire *w)
 	err = pgwire_bpf__load(w->skel);
 	if (err)
 		return err;
-	err = pgwire_bpf__attach(w->skel);
+	err = hooks_on(w);
 	if (err)
 		return err;
 	return ringq_start(bpf_map__fd(w->skel->maps.db_events), DB_QUEUE_BYTES, &w->rq);
@@ -481,25 +535,20 @@ static void pgwire_untrack(void *state, pid_t pid)
 static void pgwire_reload(void *state, const struct engine_opts *o)
 {
 	struct pgwire *w = state;
-	struct pgwire_bpf *s = w->skel;
 
 	if (o->db.disabled == w->paused)
 		return;
 	if (!o->db.disabled) {
-		s->links.db_send = bpf_program__attach(s->progs.db_send);
-		s->links.db_recv = s->links.db_send ? bpf_program__attach(s->progs.db_recv) : NULL;
-		if (!s->links.db_recv) {
-			fprintf(stderr, "pyrometerd: db capture: cannot resume (attach: %s), still paused\n", strerror(errno));
-			bpf_link__destroy(s->links.db_send);
-			s->links.db_send = NULL;
+		int err = hooks_on(w);
+
+		if (err) {
+			fprintf(stderr, "pyrometerd: db capture: cannot resume (%s), still paused\n", strerror(-err));
 			return;
 		}
 		w->paused = false;
 		return;
 	}
-	bpf_link__destroy(s->links.db_send);
-	bpf_link__destroy(s->links.db_recv);
-	s->links.db_send = s->links.db_recv = NULL;
+	hooks_off(w);
 	w->paused = true;
 	drain_events(w);
 	close_conns(w, 0);

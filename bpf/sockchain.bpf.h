@@ -1,0 +1,26 @@
+/* The socket-transfer hooks' chain. Every tracked process's socket transfer runs two handlers (the
+ * I/O counters of bpf/io.bpf.c, the wire capture of bpf/pgwire.bpf.c) on the same two tracepoints.
+ * Entering a BPF program from a tracepoint costs more in these VMs than a tail call, so only the
+ * I/O source attaches there: for a tracked task it tail-calls the program in slot 0 of the
+ * direction's array (the wire capture's, when it runs; an empty slot falls through). Owned by the
+ * CPU sampler's object like the maps of tracked.bpf.h and shared with the others by name
+ * (engine_share_tracked()). Include after vmlinux.h and bpf_helpers.h. */
+#ifndef SOCKCHAIN_BPF_H
+#define SOCKCHAIN_BPF_H
+
+/* one array per tracepoint: a tail call's target must take the caller's arguments */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} sock_send_chain SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} sock_recv_chain SEC(".maps");
+
+#endif
