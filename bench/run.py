@@ -419,6 +419,30 @@ def host_busy_ns():
     return (v[0] + v[1] + v[2] + v[5] + v[6]) * 1e9 / os.sysconf("SC_CLK_TCK")
 
 
+ACCOUNTING_WINDOWS = 3
+
+
+def accounting(window, added_per_syscall, host_ns):
+    """What the daemon added to each request in one wrk window with bpf_stats on: its programs' run
+    time net of bpf_stats' own cost per run (the empty floor program's run time), its syscall
+    tracepoint path, its own CPU; and that as a share of host_ns (the host's CPU per request)."""
+    r0, t0, c0, rps, r1, t1, c1 = window
+    hooks = []
+    for n in ("on_switch", "on_wakeup", "on_epoll_wait", "on_sys_enter", "on_send", "on_recv", "db_send", "db_recv"):
+        if n in r0 and n in r1 and r1[n][0] > r0[n][0]:
+            runs = r1[n][0] - r0[n][0]
+            hooks.append(f"{n} {(r1[n][1] - r0[n][1]) / runs:.0f} ns x {runs / (t1 - t0):.0f}/s")
+    reqs = rps * WRK_SECONDS
+    empty = (r1["floor_enter"][1] - r0["floor_enter"][1]) / max(1, r1["floor_enter"][0] - r0["floor_enter"][0])
+    bpf_ns = sum((r1[n][1] - r0[n][1]) - (r1[n][0] - r0[n][0]) * empty
+                 for n in r1 if n in r0 and not n.startswith("floor_")) / reqs
+    syscalls = (r1["floor_enter"][0] - r0["floor_enter"][0]) / reqs
+    daemon_ns = (c1 - c0) * 1e9 / reqs
+    added = bpf_ns + syscalls * max(0.0, added_per_syscall) + daemon_ns
+    return dict(hooks=hooks, bpf=bpf_ns, syscalls=syscalls, daemon=daemon_ns, empty=empty, rps=rps, added=added,
+                share=added / host_ns)
+
+
 def http_rows(reps, added_per_syscall):
     """A Python HTTP service (aiohttp on CPU 0) under wrk (CPU 1) on loopback: requests/s and p99 with
     nothing, with the daemon and with libbpf-tools offcputime alongside, interleaved per round; and
@@ -449,38 +473,33 @@ def http_rows(reps, added_per_syscall):
             daemon_tracks(d, app.pid)
             time.sleep(1)
             mine = set(prog_ids()) - before
-            r0, t0, c0 = prog_runs(mine), time.monotonic(), proc_cpu_rss(d.pid)[0]
-            rps_stats = wrk_run(port)[0]
-            r1, t1, c1 = prog_runs(mine), time.monotonic(), proc_cpu_rss(d.pid)[0]
+            # three windows: these VMs slow down 2x for seconds at a time, so one window can be an outlier
+            windows = []
+            for _ in range(ACCOUNTING_WINDOWS):
+                r0, t0, c0 = prog_runs(mine), time.monotonic(), proc_cpu_rss(d.pid)[0]
+                rps = wrk_run(port)[0]
+                windows.append((r0, t0, c0, rps, prog_runs(mine), time.monotonic(), proc_cpu_rss(d.pid)[0]))
         finally:
             fl.stdin.close()
             fl.wait()
             d.terminate()
             d.wait()
             subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=0"], check=False)
-        hooks = []
-        for n in ("on_switch", "on_wakeup", "on_epoll_wait", "on_sys_enter", "on_send", "on_recv", "db_send", "db_recv"):
-            if n in r0 and n in r1 and r1[n][0] > r0[n][0]:
-                runs = r1[n][0] - r0[n][0]
-                hooks.append(f"{n} {(r1[n][1] - r0[n][1]) / runs:.0f} ns x {runs / (t1 - t0):.0f}/s")
-        rows.append(dict(name="offcpu/io/pgwire BPF hooks under that load (bpf_stats): run time x rate", target="reported",
-                         result=", ".join(hooks), ok=True, value=0))
-        reqs = rps_stats * WRK_SECONDS
-        empty = (r1["floor_enter"][1] - r0["floor_enter"][1]) / max(1, r1["floor_enter"][0] - r0["floor_enter"][0])
-        bpf_ns = sum((r1[n][1] - r0[n][1]) - (r1[n][0] - r0[n][0]) * empty
-                     for n in r1 if n in r0 and not n.startswith("floor_")) / reqs
-        syscalls = (r1["floor_enter"][0] - r0["floor_enter"][0]) / reqs
-        sys_ns = syscalls * max(0.0, added_per_syscall)
-        daemon_ns = (c1 - c0) * 1e9 / reqs
         host_ns = statistics.median(busy_per_req)
-        share = (bpf_ns + sys_ns + daemon_ns) / host_ns
+        shares = [accounting(w, added_per_syscall, host_ns) for w in windows]
+        mid = sorted(shares, key=lambda x: x["share"])[len(shares) // 2]
+        each = ", ".join(f"{100 * x['share']:.2f}" for x in shares)
+        rows.append(dict(name="offcpu/io/pgwire BPF hooks under that load (bpf_stats, the median window): run time x "
+                              "rate", target="reported", result=", ".join(mid["hooks"]), ok=True, value=0))
         rows.append(dict(name="aiohttp under wrk: what the daemon adds to each request, by the kernel's accounting "
                               "(its BPF run time net of bpf_stats' own, its syscall tracepoint path, its own CPU) "
                               "vs the host's CPU time per request with no daemon", target="<= 2 %",
-                         result=f"{(bpf_ns + sys_ns + daemon_ns) / 1000:.2f} µs = {100 * share:.2f} % of "
-                                f"{host_ns / 1000:.1f} µs (BPF {bpf_ns:.0f} ns, {syscalls:.1f} syscalls x "
-                                f"{added_per_syscall:.0f} ns, daemon {daemon_ns:.0f} ns; bpf_stats {empty:.0f} ns/run)",
-                         ok=share <= 0.02, value=share))
+                         result=f"{mid['added'] / 1000:.2f} µs = {100 * mid['share']:.2f} % of "
+                                f"{host_ns / 1000:.1f} µs (median of {len(shares)} windows: "
+                                f"{each} %; BPF {mid['bpf']:.0f} ns, "
+                                f"{mid['syscalls']:.1f} syscalls x {added_per_syscall:.0f} ns, daemon "
+                                f"{mid['daemon']:.0f} ns; bpf_stats {mid['empty']:.0f} ns/run; {mid['rps']:.0f} req/s)",
+                         ok=mid["share"] <= 0.02, value=mid["share"]))
         rows += wrk_rows("daemon on", wrk["pyrometerd"], wrk["off"], "<= 2 % loss", 0.02)
         rows += wrk_rows("libbpf-tools offcputime (whole host) alongside", wrk["offcputime"], wrk["off"], "peer")
     finally:

@@ -118,7 +118,7 @@ static __always_inline bool sock_io(struct sock *sk, int ret, int dir)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(on_send, struct sock *sk, int ret, int flags)
 {
-	if (sock_io(sk, ret, PM_IO_WRITE))
+	if (sock_io(sk, ret, PM_IO_WRITE) && chain_wants(sk, false))
 		bpf_tail_call(ctx, &sock_send_chain, 0);
 	return 0;
 }
@@ -126,7 +126,7 @@ int BPF_PROG(on_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(on_recv, struct sock *sk, int ret, int flags)
 {
-	if (sock_io(sk, ret, PM_IO_READ))
+	if (sock_io(sk, ret, PM_IO_READ) && chain_wants(sk, true))
 		bpf_tail_call(ctx, &sock_recv_chain, 0);
 	return 0;
 }

@@ -47,18 +47,10 @@ struct {
 	__type(value, struct pm_db_conn);
 } db_conns SEC(".maps");
 
-/* Marks on the socket itself (freed with it), so that the transfers of sockets that carry nothing
- * for us cost one lookup and nothing else: SK_IGNORED for a protocol we do not read (or TLS),
- * SK_RECV_FIRST for one that has only received so far (its first send classifies it). */
-#define SK_IGNORED    1
-#define SK_RECV_FIRST 2
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u8);
-} db_marks SEC(".maps");
+/* Sockets that carry nothing for us are marked on the socket itself (sock_skip, shared with the
+ * chain's head, bpf/sockchain.bpf.h), so that their transfers cost one lookup and nothing else:
+ * SOCK_SKIP_ALL for a protocol we do not read (or TLS), SOCK_SKIP_RECV for one that has only
+ * received so far (its first send classifies it). */
 
 /* Each sending thread's PyThreadState, so a query's stack walk starts at its frames. */
 struct {
@@ -347,7 +339,7 @@ static __always_inline void emit(const struct xfer *x, struct db_scratch *s, __u
 
 static __always_inline void mark(struct sock *sk, __u8 what)
 {
-	__u8 *m = bpf_sk_storage_get(&db_marks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	__u8 *m = bpf_sk_storage_get(&sock_skip, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
 	if (m)
 		*m = what;
@@ -368,8 +360,8 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 		return;
 	if (!task_tracked(bpf_get_current_task_btf())) /* the host's other processes: a bitmap test */
 		return;
-	m = bpf_sk_storage_get(&db_marks, sk, 0, 0);
-	if (m && (*m == SK_IGNORED || dir == PM_DB_RECV))
+	m = bpf_sk_storage_get(&sock_skip, sk, 0, 0);
+	if (m && (*m == SOCK_SKIP_ALL || dir == PM_DB_RECV))
 		return;
 	cfg = bpf_map_lookup_elem(&py_procs, &pid);
 	if (!cfg || syscall_buffer(&x))
@@ -379,12 +371,12 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 	/* a marked socket has no connection state: the full path that marked it checked (pid, fd) */
 	x.state = m ? PM_DB_RECV_FIRST : conn_state(&k, sk);
 	if (x.state == PM_DB_OTHER || x.state == PM_DB_TLS) {
-		mark(sk, SK_IGNORED);
+		mark(sk, SOCK_SKIP_ALL);
 		return;
 	}
 	if (dir == PM_DB_RECV) {
 		if (x.state == PM_DB_UNSEEN || x.state == PM_DB_RECV_FIRST) {
-			mark(sk, SK_RECV_FIRST);
+			mark(sk, SOCK_SKIP_RECV);
 			return;
 		}
 		s = read_bytes(&x, &head, &tail);
@@ -400,12 +392,12 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 			x.state = classify(first, head);
 			stat_inc(x.state == PM_DB_OTHER ? PM_DB_STAT_NEW_OTHER : PM_DB_STAT_NEW_PG);
 			if (x.state == PM_DB_OTHER) {
-				mark(sk, SK_IGNORED);
+				mark(sk, SOCK_SKIP_ALL);
 				return;
 			}
 			set_state(&k, x.state, sk);
 			if (m)
-				bpf_sk_storage_delete(&db_marks, sk); /* a database socket: the full path from now */
+				bpf_sk_storage_delete(&sock_skip, sk); /* a database socket: the full path from now */
 		}
 		stack = query_stack(cfg, x.state, first);
 	}

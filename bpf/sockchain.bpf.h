@@ -2,9 +2,10 @@
  * I/O counters of bpf/io.bpf.c, the wire capture of bpf/pgwire.bpf.c) on the same two tracepoints.
  * Entering a BPF program from a tracepoint costs more in these VMs than a tail call, so only the
  * I/O source attaches there: for a tracked task it tail-calls the program in slot 0 of the
- * direction's array (the wire capture's, when it runs; an empty slot falls through). Owned by the
- * CPU sampler's object like the maps of tracked.bpf.h and shared with the others by name
- * (engine_share_tracked()). Include after vmlinux.h and bpf_helpers.h. */
+ * direction's array (the wire capture's, when it runs; an empty slot falls through), unless the
+ * socket is marked as one that handler does not want. Owned by the CPU sampler's object like the
+ * maps of tracked.bpf.h and shared with the others by name (engine_share_tracked()). Include after
+ * vmlinux.h and bpf_helpers.h. */
 #ifndef SOCKCHAIN_BPF_H
 #define SOCKCHAIN_BPF_H
 
@@ -22,5 +23,26 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } sock_recv_chain SEC(".maps");
+
+/* What the next handler wants of a socket, marked on the socket itself (freed with it) by that
+ * handler: nothing (SOCK_SKIP_ALL: a protocol it does not read) or its sends only (SOCK_SKIP_RECV:
+ * a socket that has only received so far, classified at its first send). Tested before the tail
+ * call, so such transfers cost the chain one lookup and the next handler nothing. */
+#define SOCK_SKIP_ALL  1
+#define SOCK_SKIP_RECV 2
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+} sock_skip SEC(".maps");
+
+static __always_inline bool chain_wants(struct sock *sk, bool recv)
+{
+	__u8 *m = bpf_sk_storage_get(&sock_skip, sk, 0, 0);
+
+	return !m || (!recv && *m != SOCK_SKIP_ALL);
+}
 
 #endif
