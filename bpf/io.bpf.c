@@ -40,19 +40,7 @@ struct {
 	__type(value, struct pm_io_proc);
 } io_procs SEC(".maps");
 
-struct sock_owner {
-	__u32 pid;
-	__u8 outbound; /* the process connected it: the peer's port names the service */
-	__u8 pad[3];
-	__u64 connect_ts; /* SYN sent at, 0 when not connecting */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct sock_owner);
-} socks SEC(".maps");
+/* a TCP socket's owner lives in the chain's per-socket record (struct sock_note, sockchain.bpf.h) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -75,17 +63,19 @@ static __always_inline __u32 sock_kind(struct sock *sk, __u16 *family)
 	return proto == IPPROTO_TCP ? PM_IO_TCP : proto == IPPROTO_UDP ? PM_IO_UDP : PM_IO_SOCK_OTHER;
 }
 
-/* A TCP socket used by a tracked process: remember whose it is. */
-static __always_inline void own(struct sock *sk, __u32 pid)
+/* A TCP socket used by a tracked process: remember whose it is. Its record, or NULL. */
+static __always_inline struct sock_note *own(struct sock *sk, __u32 pid)
 {
-	struct sock_owner *o = bpf_sk_storage_get(&socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	struct sock_note *o = bpf_sk_storage_get(&sock_notes, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
 	if (o && o->pid != pid)
 		o->pid = pid; /* new, or passed to another process */
+	return o;
 }
 
-/* Counts one transfer; true when it is a tracked process's (the chain's next handler wants it). */
-static __always_inline bool sock_io(struct sock *sk, int ret, int dir)
+/* Counts one transfer of a tracked process (false for the host's others) and gives the socket's
+ * record (*note, for the chain's next handler; NULL if it has none). */
+static __always_inline bool sock_io(struct sock *sk, int ret, int dir, struct sock_note **note)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 pid, kind, slot;
@@ -94,13 +84,16 @@ static __always_inline bool sock_io(struct sock *sk, int ret, int dir)
 	__u16 family;
 	long nr;
 
+	*note = NULL;
 	if (ret <= 0 || !sk || !task_tracked_slot(task, &slot))
 		return false;
 	pid = task->tgid;
+	kind = sock_kind(sk, &family) & (PM_IO_SOCK_KINDS - 1);
+	/* one lookup for both handlers; only TCP sockets get a record here (for softirq-time events) */
+	*note = kind == PM_IO_TCP ? own(sk, pid) : bpf_sk_storage_get(&sock_notes, sk, 0, 0);
 	p = bpf_map_lookup_elem(&io_procs, &slot);
 	if (!p)
 		return true;
-	kind = sock_kind(sk, &family) & (PM_IO_SOCK_KINDS - 1);
 	/* this CPU's copy: no other writer while we run (preemption is off in BPF programs) */
 	p->bytes[kind][dir & 1] += ret;
 	p->ops[kind][dir & 1]++;
@@ -110,15 +103,15 @@ static __always_inline bool sock_io(struct sock *sk, int ret, int dir)
 		p->vfs_bytes[dir & 1] += ret;
 		p->vfs_ops[dir & 1]++;
 	}
-	if (kind == PM_IO_TCP)
-		own(sk, pid);
 	return true;
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(on_send, struct sock *sk, int ret, int flags)
 {
-	if (sock_io(sk, ret, PM_IO_WRITE) && chain_wants(sk, false))
+	struct sock_note *n;
+
+	if (sock_io(sk, ret, PM_IO_WRITE, &n) && chain_wants(n, false))
 		bpf_tail_call(ctx, &sock_send_chain, 0);
 	return 0;
 }
@@ -126,14 +119,16 @@ int BPF_PROG(on_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(on_recv, struct sock *sk, int ret, int flags)
 {
-	if (sock_io(sk, ret, PM_IO_READ) && chain_wants(sk, true))
+	struct sock_note *n;
+
+	if (sock_io(sk, ret, PM_IO_READ, &n) && chain_wants(n, true))
 		bpf_tail_call(ctx, &sock_recv_chain, 0);
 	return 0;
 }
 
 /* ---- TCP peers ------------------------------------------------------------------------------ */
 
-static __always_inline struct pm_tcp_peer_val *peer_of(const struct sock *sk, const struct sock_owner *o)
+static __always_inline struct pm_tcp_peer_val *peer_of(const struct sock *sk, const struct sock_note *o)
 {
 	struct pm_tcp_peer_key k = { .pid = o->pid };
 	struct pm_tcp_peer_val zero = {}, *v;
@@ -174,7 +169,7 @@ static __always_inline __u32 log2_us(__u64 ns)
 	return slot;
 }
 
-static __always_inline void connect_done(const struct sock *sk, struct sock_owner *o, bool ok)
+static __always_inline void connect_done(const struct sock *sk, struct sock_note *o, bool ok)
 {
 	struct pm_tcp_peer_val *v = peer_of(sk, o);
 	__u64 ns = bpf_ktime_get_ns() - o->connect_ts;
@@ -199,7 +194,7 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 {
 	struct sock *s = (struct sock *)sk;
-	struct sock_owner *o;
+	struct sock_note *o;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
@@ -208,7 +203,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 
 		if (!task_tracked(bpf_get_current_task_btf()))
 			return 0;
-		o = bpf_sk_storage_get(&socks, s, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		o = bpf_sk_storage_get(&sock_notes, s, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (o) {
 			o->pid = pid;
 			o->outbound = 1;
@@ -216,19 +211,19 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 		}
 		return 0;
 	}
-	o = bpf_sk_storage_get(&socks, s, 0, 0);
+	o = bpf_sk_storage_get(&sock_notes, s, 0, 0);
 	if (!o)
 		return 0;
 	if (oldstate == TCP_SYN_SENT && o->connect_ts)
 		connect_done(sk, o, newstate == TCP_ESTABLISHED);
 	if (newstate == TCP_CLOSE)
-		bpf_sk_storage_delete(&socks, s); /* a closed socket is reported no more */
+		bpf_sk_storage_delete(&sock_notes, s); /* a closed socket is reported no more */
 	return 0;
 }
 
 static __always_inline void peer_event(const struct sock *sk, int what)
 {
-	struct sock_owner *o = sk ? bpf_sk_storage_get(&socks, (struct sock *)sk, 0, 0) : NULL;
+	struct sock_note *o = sk ? bpf_sk_storage_get(&sock_notes, (struct sock *)sk, 0, 0) : NULL;
 	struct pm_tcp_peer_val *v = o ? peer_of(sk, o) : NULL;
 
 	if (!v)

@@ -47,10 +47,10 @@ struct {
 	__type(value, struct pm_db_conn);
 } db_conns SEC(".maps");
 
-/* Sockets that carry nothing for us are marked on the socket itself (sock_skip, shared with the
+/* Sockets that carry nothing for us are marked on the socket itself (sock_notes, shared with the
  * chain's head, bpf/sockchain.bpf.h), so that their transfers cost one lookup and nothing else:
  * SOCK_SKIP_ALL for a protocol we do not read (or TLS), SOCK_SKIP_RECV for one that has only
- * received so far (its first send classifies it). */
+ * received so far (its first send classifies it); the record's other fields are the I/O source's. */
 
 /* Each sending thread's PyThreadState, so a query's stack walk starts at its frames. */
 struct {
@@ -339,10 +339,10 @@ static __always_inline void emit(const struct xfer *x, struct db_scratch *s, __u
 
 static __always_inline void mark(struct sock *sk, __u8 what)
 {
-	__u8 *m = bpf_sk_storage_get(&sock_skip, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	struct sock_note *n = bpf_sk_storage_get(&sock_notes, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 
-	if (m)
-		*m = what;
+	if (n)
+		n->skip = what;
 }
 
 static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u8 dir)
@@ -354,14 +354,16 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 	__u64 stack = 0, head = 0, tail = 0;
 	struct db_scratch *s = NULL;
 	const __u8 *first;
-	__u8 *m;
+	struct sock_note *n;
+	bool marked;
 
 	if (ret <= 0 || !sk || (dir == PM_DB_RECV && (flags & MSG_PEEK)))
 		return;
 	if (!task_tracked(bpf_get_current_task_btf())) /* the host's other processes: a bitmap test */
 		return;
-	m = bpf_sk_storage_get(&sock_skip, sk, 0, 0);
-	if (m && (*m == SOCK_SKIP_ALL || dir == PM_DB_RECV))
+	n = bpf_sk_storage_get(&sock_notes, sk, 0, 0);
+	marked = n && n->skip;
+	if (marked && (n->skip == SOCK_SKIP_ALL || dir == PM_DB_RECV))
 		return;
 	cfg = bpf_map_lookup_elem(&py_procs, &pid);
 	if (!cfg || syscall_buffer(&x))
@@ -369,7 +371,7 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 	stat_inc(PM_DB_STAT_CALLS);
 	k.fd = x.fd;
 	/* a marked socket has no connection state: the full path that marked it checked (pid, fd) */
-	x.state = m ? PM_DB_RECV_FIRST : conn_state(&k, sk);
+	x.state = marked ? PM_DB_RECV_FIRST : conn_state(&k, sk);
 	if (x.state == PM_DB_OTHER || x.state == PM_DB_TLS) {
 		mark(sk, SOCK_SKIP_ALL);
 		return;
@@ -396,8 +398,8 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 				return;
 			}
 			set_state(&k, x.state, sk);
-			if (m)
-				bpf_sk_storage_delete(&sock_skip, sk); /* a database socket: the full path from now */
+			if (marked)
+				mark(sk, 0); /* a database socket: the full path from now */
 		}
 		stack = query_stack(cfg, x.state, first);
 	}

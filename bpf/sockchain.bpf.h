@@ -24,25 +24,34 @@ struct {
 	__type(value, __u32);
 } sock_recv_chain SEC(".maps");
 
-/* What the next handler wants of a socket, marked on the socket itself (freed with it) by that
- * handler: nothing (SOCK_SKIP_ALL: a protocol it does not read) or its sends only (SOCK_SKIP_RECV:
- * a socket that has only received so far, classified at its first send). Tested before the tail
- * call, so such transfers cost the chain one lookup and the next handler nothing. */
+/* One record per socket both handlers use (on the socket itself, freed with it), so that a tracked
+ * process's transfer costs one socket-storage lookup for both: the I/O source's owner (whose it is,
+ * for softirq-time events) and what the next handler wants of it, marked by that handler: nothing
+ * (SOCK_SKIP_ALL: a protocol it does not read) or its sends only (SOCK_SKIP_RECV: a socket that has
+ * only received so far, classified at its first send). The head tests the mark before the tail
+ * call, so such transfers cost the next handler nothing. */
 #define SOCK_SKIP_ALL  1
 #define SOCK_SKIP_RECV 2
+
+struct sock_note {
+	__u32 pid;        /* I/O: the tracked process that used it last */
+	__u8 outbound;    /* I/O: that process connected it (the peer's port names the service) */
+	__u8 skip;        /* wire capture: SOCK_SKIP_*, 0 for none */
+	__u8 pad[2];
+	__u64 connect_ts; /* I/O: SYN sent at, 0 when not connecting */
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u8);
-} sock_skip SEC(".maps");
+	__type(value, struct sock_note);
+} sock_notes SEC(".maps");
 
-static __always_inline bool chain_wants(struct sock *sk, bool recv)
+/* Whether the next handler wants a transfer of the socket whose record is n (NULL: none yet). */
+static __always_inline bool chain_wants(const struct sock_note *n, bool recv)
 {
-	__u8 *m = bpf_sk_storage_get(&sock_skip, sk, 0, 0);
-
-	return !m || (!recv && *m != SOCK_SKIP_ALL);
+	return !n || !n->skip || (!recv && n->skip != SOCK_SKIP_ALL);
 }
 
 #endif

@@ -284,7 +284,7 @@ int cpu_sampler_share_tracked(struct cpu_sampler *s, struct bpf_object *obj)
 {
 	struct bpf_map *mine[] = { s->skel->maps.py_procs, s->skel->maps.py_gen, s->skel->maps.py_tasks,
 				   s->skel->maps.py_pidmap, s->skel->maps.sock_send_chain,
-				   s->skel->maps.sock_recv_chain, s->skel->maps.sock_skip };
+				   s->skel->maps.sock_recv_chain, s->skel->maps.sock_notes };
 
 	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
 		struct bpf_map *theirs = bpf_object__find_map_by_name(obj, bpf_map__name(mine[i]));
