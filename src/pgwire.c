@@ -528,7 +528,7 @@ static void pgwire_untrack(void *state, pid_t pid)
 			memset(&w->sites[i], 0, sizeof(w->sites[i]));
 }
 
-/* db_capture switched by a reload. Pausing detaches the two socket hooks (the host pays nothing
+/* db_capture switched by a reload. Pausing unhooks db_send/db_recv (hooks_off(): the host pays nothing
  * for them from then on), finishes what the kernel already streamed and closes every connection's
  * parser: the stream has a gap from here, so after resuming each connection is joined afresh at
  * its next message (as at start-up, for connections older than the daemon). */
