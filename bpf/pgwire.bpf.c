@@ -362,9 +362,9 @@ static __always_inline void on_transfer(struct sock *sk, int ret, int flags, __u
 	if (!task_tracked(bpf_get_current_task_btf())) /* the host's other processes: a bitmap test */
 		return;
 	n = bpf_sk_storage_get(&sock_notes, sk, 0, 0);
-	marked = n && n->skip;
-	if (marked && (n->skip == SOCK_SKIP_ALL || dir == PM_DB_RECV))
+	if (!chain_wants(n, dir == PM_DB_RECV)) /* tested by the chain's head already, when chained */
 		return;
+	marked = n && n->skip;
 	cfg = bpf_map_lookup_elem(&py_procs, &pid);
 	if (!cfg || syscall_buffer(&x))
 		return;

@@ -352,9 +352,7 @@ static void drain_events(struct pgwire *w)
 	ringq_consume(w->rq, on_event, w);
 }
 
-/* ---- source hooks --------------------------------------------------------------------------- */
-
-/* ---- the two socket hooks ---------------------------------------------------------------- */
+/* ---- the two socket hooks ------------------------------------------------------------------- */
 
 /* Runs db_send/db_recv on every socket transfer of a tracked process: as the tail calls of the
  * I/O source's programs on the same tracepoints when that source runs (bpf/sockchain.bpf.h: one
@@ -404,6 +402,8 @@ static void hooks_off(struct pgwire *w)
 	bpf_link__destroy(s->links.db_recv);
 	s->links.db_send = s->links.db_recv = NULL;
 }
+
+/* ---- source hooks --------------------------------------------------------------------------- */
 
 static void pgwire_stop(void *state)
 {

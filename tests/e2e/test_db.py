@@ -44,18 +44,20 @@ def readline(p, timeout):
     return p.stdout.readline().strip()
 
 
-def attached_links(prog_name):
-    """How many BPF links attach programs called prog_name (bpftool)."""
+def prog_ids(prog_name):
+    """The ids of the loaded BPF programs called prog_name (bpftool)."""
     progs = json.loads(subprocess.run(["bpftool", "prog", "show", "--json"], capture_output=True, text=True).stdout)
+    return {p["id"] for p in progs if p.get("name") == prog_name}
+
+
+def attached_links(ids):
+    """How many BPF links attach one of the programs ids (bpftool)."""
     links = json.loads(subprocess.run(["bpftool", "link", "show", "--json"], capture_output=True, text=True).stdout)
-    ids = {p["id"] for p in progs if p.get("name") == prog_name}
     return sum(1 for link in links if link.get("prog_id") in ids)
 
 
-def chained(prog_name, chain):
-    """How many slots of the prog array called chain hold a program called prog_name (bpftool)."""
-    progs = json.loads(subprocess.run(["bpftool", "prog", "show", "--json"], capture_output=True, text=True).stdout)
-    ids = {p["id"] for p in progs if p.get("name") == prog_name}
+def chained(ids, chain):
+    """How many slots of the prog array called chain hold one of the programs ids (bpftool)."""
     maps = subprocess.run(["bpftool", "map", "dump", "name", chain, "--json"], capture_output=True, text=True)
     entries = json.loads(maps.stdout) if maps.returncode == 0 else []
     return sum(1 for e in entries if e.get("formatted", {}).get("value") in ids)
@@ -63,7 +65,8 @@ def chained(prog_name, chain):
 
 def db_hooks():
     """Where the wire capture runs from: links of its own, or the I/O hooks' tail calls."""
-    return attached_links("db_send") + chained("db_send", "sock_send_chain")
+    ids = prog_ids("db_send")
+    return attached_links(ids) + chained(ids, "sock_send_chain")
 
 
 def metric_sum(text, name, **labels):
