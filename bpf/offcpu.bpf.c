@@ -68,6 +68,8 @@ struct task_state {
 	__u32 pid;
 	__u16 reason;
 	__u16 syscall;
+	__u32 slot;    /* its process's pm_proc_cfg.slot (off_slots), refreshed at every switch-out */
+	__u32 pad2;
 	/* event loop: the stretch since the thread last returned from epoll_wait */
 	__u8 is_loop;
 	__u8 poll_blocked; /* switched out inside epoll_wait: the stretch starts at the switch-in */
@@ -109,12 +111,14 @@ struct {
 	__type(value, struct pm_off_val);
 } off_counts SEC(".maps");
 
+/* By pm_proc_cfg.slot: the per-switch and per-poll counters are an inlined array lookup, where a
+ * pid-keyed hash took ~30 ns a lookup. A slot is reused: userspace reads deltas (src/offcpu.c). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PM_MAX_PROCS);
 	__type(key, __u32);
-	__type(value, struct pm_off_proc);
-} off_procs SEC(".maps");
+	__type(value, struct pm_off_slot);
+} off_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -265,14 +269,9 @@ static __always_inline bool is_epoll(long nr)
 
 /* ---- accounting ---------------------------------------------------------------------------- */
 
-static __always_inline struct pm_off_proc *proc_stats(__u32 pid)
+static __always_inline struct pm_off_slot *slot_stats(__u32 slot)
 {
-	struct pm_off_proc zero = {}, *p = bpf_map_lookup_elem(&off_procs, &pid);
-
-	if (p)
-		return p;
-	bpf_map_update_elem(&off_procs, &pid, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&off_procs, &pid);
+	return bpf_map_lookup_elem(&off_slots, &slot);
 }
 
 static __always_inline __u32 log2_us(__u64 ns)
@@ -289,11 +288,19 @@ static __always_inline __u32 log2_us(__u64 ns)
 	return slot;
 }
 
+static __always_inline void hist_count(struct pm_off_hist *h, __u64 ns)
+{
+	__u32 slot = log2_us(ns);
+
+	if (slot < PM_OFF_HIST_SLOTS)
+		__sync_fetch_and_add(&h->slots[slot], 1);
+	__sync_fetch_and_add(&h->sum_ns, ns);
+}
+
 static __always_inline void hist_add(__u32 pid, __u32 kind, __u64 ns)
 {
 	struct pm_off_hist_key k = { .pid = pid, .kind = kind };
 	struct pm_off_hist *h = bpf_map_lookup_elem(&off_hists, &k);
-	__u32 slot = log2_us(ns);
 
 	if (!h) {
 		struct pm_off_hist zero = {};
@@ -303,9 +310,7 @@ static __always_inline void hist_add(__u32 pid, __u32 kind, __u64 ns)
 		if (!h)
 			return;
 	}
-	if (slot < PM_OFF_HIST_SLOTS)
-		__sync_fetch_and_add(&h->slots[slot], 1);
-	__sync_fetch_and_add(&h->sum_ns, ns);
+	hist_count(h, ns);
 }
 
 static __always_inline void count_add(struct pm_off_key *k, __u64 ns)
@@ -440,7 +445,7 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt, u
 {
 	__u32 pid = prev->tgid;
 	const struct pm_proc_cfg *cfg;
-	struct pm_off_proc *ps;
+	struct pm_off_slot *ps;
 	struct task_state *ts;
 	struct pt_regs *regs;
 	long nr;
@@ -453,9 +458,10 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt, u
 		return;
 	}
 	stat_inc(PM_OFF_STAT_SWITCHES);
-	ps = proc_stats(pid);
+	ts->slot = cfg->slot;
+	ps = slot_stats(ts->slot);
 	if (ps && ts->on_ts && now > ts->on_ts)
-		__sync_fetch_and_add(&ps->oncpu_ns, now - ts->on_ts);
+		__sync_fetch_and_add(&ps->proc.oncpu_ns, now - ts->on_ts);
 	ts->pid = pid;
 	ts->on_ts = 0;
 	ts->off_ts = now;
@@ -466,7 +472,7 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt, u
 		ts->reason = PM_OFF_RUNQ;
 		ts->wake_ts = now;
 		if (ps)
-			__sync_fetch_and_add(&ps->involuntary, 1);
+			__sync_fetch_and_add(&ps->proc.involuntary, 1);
 		return;
 	}
 	ts->wake_ts = 0;
@@ -482,14 +488,14 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt, u
 	else
 		blocking_stack(cfg, ts);
 	if (ps)
-		__sync_fetch_and_add(&ps->voluntary, 1);
+		__sync_fetch_and_add(&ps->proc.voluntary, 1);
 }
 
 /* The interval that ends now: blocked part (switch-out to wake-up) and runnable part. */
 static __always_inline void account(struct task_state *ts, __u32 tid, __u64 blocked, __u64 runq)
 {
 	struct pm_off_key k = { .pid = ts->pid, .tid = tid, .syscall = PM_OFF_NO_SYSCALL, .reason = PM_OFF_RUNQ };
-	struct pm_off_proc *ps = bpf_map_lookup_elem(&off_procs, &ts->pid);
+	struct pm_off_slot *ps = slot_stats(ts->slot);
 
 	if (blocked) {
 		struct pm_off_key b = { .pid = ts->pid, .tid = tid, .py_stack_hash = ts->stack,
@@ -498,13 +504,13 @@ static __always_inline void account(struct task_state *ts, __u32 tid, __u64 bloc
 		count_add(&b, blocked);
 		hist_add(ts->pid, ts->reason, blocked);
 		if (ps)
-			__sync_fetch_and_add(&ps->blocked_ns, blocked);
+			__sync_fetch_and_add(&ps->proc.blocked_ns, blocked);
 	}
 	if (runq) {
 		count_add(&k, runq);
 		hist_add(ts->pid, PM_OFF_RUNQ, runq);
 		if (ps)
-			__sync_fetch_and_add(&ps->runq_ns, runq);
+			__sync_fetch_and_add(&ps->proc.runq_ns, runq);
 	}
 }
 
@@ -649,8 +655,11 @@ static __always_inline void loop_poll(void)
 		ts->poll_blocked = 0;
 	}
 	if (ts->stretch_start && now > ts->stretch_start) {
+		struct pm_off_slot *ps = slot_stats(ts->slot);
+
 		dur = now - ts->stretch_start;
-		hist_add(ts->pid, PM_OFF_HIST_LOOP, dur);
+		if (ps)
+			hist_count(&ps->loop, dur);
 		if (dur >= stall_ns)
 			emit_stall(ts, task->pid, now, dur);
 	}

@@ -145,7 +145,6 @@ enum pm_off_reason {
 
 #define PM_OFF_NO_SYSCALL 0xffff
 #define PM_OFF_HIST_SLOTS 27 /* log2 buckets of microseconds: [0,2) [2,4) ... [2^25,2^26) [2^26,inf) */
-#define PM_OFF_HIST_LOOP  31 /* pm_off_hist_key.kind of the event-loop iteration histogram */
 #define PM_OFF_STALL_STACKS 4
 #define PM_OFF_MAX_THREADS 16384 /* per-thread state rows (LRU) */
 
@@ -164,7 +163,7 @@ struct pm_off_val {
 	__u64 count; /* blocks */
 };
 
-/* Cumulative per-process scheduler counters (key: tgid); userspace takes deltas. */
+/* Cumulative per-process scheduler counters (struct pm_off_slot); userspace takes deltas. */
 struct pm_off_proc {
 	__u64 oncpu_ns;   /* switch-in to switch-out */
 	__u64 runq_ns;    /* runnable but not running */
@@ -173,7 +172,7 @@ struct pm_off_proc {
 	__u64 involuntary;/* preemptions */
 };
 
-/* Cumulative latency histograms, per process and kind (a reason, or PM_OFF_HIST_LOOP). */
+/* Latency histograms, per process and off-CPU reason. */
 struct pm_off_hist_key {
 	__u32 pid;
 	__u32 kind;
@@ -181,6 +180,13 @@ struct pm_off_hist_key {
 struct pm_off_hist {
 	__u64 slots[PM_OFF_HIST_SLOTS];
 	__u64 sum_ns;
+};
+
+/* Per process, in its slot of off_slots (pm_proc_cfg.slot): the scheduler counters and the
+ * event-loop iteration histogram (the stretches between two epoll_wait calls), cumulative. */
+struct pm_off_slot {
+	struct pm_off_proc proc;
+	struct pm_off_hist loop;
 };
 
 /* Per-process address range of _PyRuntime: futexes inside it are GIL waits. */
@@ -484,6 +490,7 @@ _Static_assert(sizeof(struct pm_off_key) == 24, "pm_off_key layout");
 _Static_assert(sizeof(struct pm_off_val) == 16, "pm_off_val layout");
 _Static_assert(sizeof(struct pm_off_proc) == 40, "pm_off_proc layout");
 _Static_assert(sizeof(struct pm_off_hist) == 8 * (PM_OFF_HIST_SLOTS + 1), "pm_off_hist layout");
+_Static_assert(sizeof(struct pm_off_slot) == 8 * (5 + PM_OFF_HIST_SLOTS + 1), "pm_off_slot layout");
 _Static_assert(sizeof(struct pm_stall_event) == 120, "pm_stall_event layout");
 _Static_assert(sizeof(struct pm_io_proc) == 8 * (4 * PM_IO_SOCK_KINDS + 4), "pm_io_proc layout");
 _Static_assert(sizeof(struct pm_tcp_peer_key) == 24, "pm_tcp_peer_key layout");

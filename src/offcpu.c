@@ -41,6 +41,8 @@ static const char *const loop_tp_names[LOOP_TPS] = { "sys_enter_epoll_wait", "sy
 
 struct pidrow {
 	pid_t pid;
+	__u32 slot;               /* its pm_proc_cfg.slot: where the kernel counts it in off_slots */
+	struct pm_off_slot last;  /* that slot at the last drain (or at tracking: the slot is reused) */
 	char service[SVC_NAME_MAX];
 };
 
@@ -425,12 +427,22 @@ static void set_gil_range(struct offcpu *s, const struct py_target *t)
 	elfsym_close(es);
 }
 
+static void read_slot(struct offcpu *s, __u32 slot, struct pm_off_slot *out)
+{
+	if (bpf_map__lookup_elem(s->skel->maps.off_slots, &slot, sizeof(slot), out, sizeof(*out), 0))
+		memset(out, 0, sizeof(*out));
+}
+
 static void offcpu_track(void *state, const struct py_target *t, const char *service)
 {
 	struct offcpu *s = state;
 	struct pidrow *r = pid_find(s, t->pid);
+	struct pm_proc_cfg cfg;
+	__u32 key = t->pid;
 
 	if (!r) {
+		if (bpf_map__lookup_elem(s->skel->maps.py_procs, &key, sizeof(key), &cfg, sizeof(cfg), 0))
+			return; /* untracked already */
 		if (s->npids == s->pids_cap) {
 			size_t cap = s->pids_cap ? s->pids_cap * 2 : 64;
 			struct pidrow *n = realloc(s->pids, cap * sizeof(*n));
@@ -442,6 +454,9 @@ static void offcpu_track(void *state, const struct py_target *t, const char *ser
 		}
 		r = &s->pids[s->npids++];
 		r->pid = t->pid;
+		r->slot = cfg.slot;
+		/* what the slot's previous process left is not this one's: from now */
+		read_slot(s, r->slot, &r->last);
 		set_gil_range(s, t);
 	}
 	snprintf(r->service, sizeof(r->service), "%s", service);
@@ -591,19 +606,33 @@ static void on_hist(struct offcpu *s, const void *key, const void *val)
 	const struct pm_off_hist_key *k = key;
 	const struct pm_off_hist *h = val;
 	const char *service = engine_service_of(s->e, k->pid);
-	unsigned kind = k->kind == PM_OFF_HIST_LOOP ? OFFAGG_HIST_LOOP : k->kind;
 
-	if (service && kind < OFFAGG_HIST_KINDS)
-		offagg_hist_add(s->agg, service, kind, (const uint64_t *)h->slots, h->sum_ns);
+	if (service && k->kind < PM_OFF_ALL_REASONS)
+		offagg_hist_add(s->agg, service, k->kind, (const uint64_t *)h->slots, h->sum_ns);
 }
 
-static void on_proc(struct offcpu *s, const void *key, const void *val)
+static uint64_t sub0(uint64_t a, uint64_t b)
 {
-	const struct pm_off_proc *p = val;
-	const char *service = engine_service_of(s->e, *(const __u32 *)key);
+	return a > b ? a - b : 0;
+}
 
-	if (service)
-		offagg_sched_add(s->agg, service, p->oncpu_ns, p->voluntary, p->involuntary);
+/* Folds what a process's slot counted since the last drain into its service. */
+static void drain_slot(struct offcpu *s, struct pidrow *r)
+{
+	const char *service = engine_service_of(s->e, r->pid);
+	struct pm_off_slot cur, *l = &r->last;
+	uint64_t slots[PM_OFF_HIST_SLOTS], n = 0;
+
+	read_slot(s, r->slot, &cur);
+	for (int i = 0; i < PM_OFF_HIST_SLOTS; i++)
+		n += slots[i] = sub0(cur.loop.slots[i], l->loop.slots[i]);
+	if (service && memcmp(&cur.proc, &l->proc, sizeof(cur.proc)))
+		offagg_sched_add(s->agg, service, sub0(cur.proc.oncpu_ns, l->proc.oncpu_ns),
+				 sub0(cur.proc.voluntary, l->proc.voluntary),
+				 sub0(cur.proc.involuntary, l->proc.involuntary));
+	if (service && n)
+		offagg_hist_add(s->agg, service, OFFAGG_HIST_LOOP, slots, sub0(cur.loop.sum_ns, l->loop.sum_ns));
+	*l = cur;
 }
 
 /* ---- verdicts ----------------------------------------------------------------------------- */
@@ -708,7 +737,8 @@ static void drain(struct offcpu *s)
 	ring_buffer__consume(s->rb);
 	drain_map(s, s->skel->maps.off_counts, on_count);
 	drain_map(s, s->skel->maps.off_hists, on_hist);
-	drain_map(s, s->skel->maps.off_procs, on_proc);
+	for (size_t i = 0; i < s->npids; i++)
+		drain_slot(s, &s->pids[i]);
 	offagg_foreach(s->agg, compute_verdict, &vc);
 }
 
