@@ -82,6 +82,7 @@ static __always_inline bool sock_io(struct sock *sk, int ret, int dir, struct so
 	struct pm_io_proc *p;
 	struct pt_regs *regs;
 	__u16 family;
+	bool vfs;
 	long nr;
 
 	*note = NULL;
@@ -97,12 +98,19 @@ static __always_inline bool sock_io(struct sock *sk, int ret, int dir, struct so
 	/* this CPU's copy: no other writer while we run (preemption is off in BPF programs) */
 	p->bytes[kind][dir & 1] += ret;
 	p->ops[kind][dir & 1]++;
+	/* the syscall (~25 ns here): once for a TCP socket that sends and receives with the send/recv
+	 * family, as Python's socket module does; every time for one that uses read/write (libuv) */
+	if (kind == PM_IO_TCP && *note && (*note)->via == SOCK_VIA_SENDRECV)
+		return true;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	nr = regs ? regs->orig_ax : -1; /* a BTF pointer: a plain load */
-	if (nr == NR_read || nr == NR_write || nr == NR_readv || nr == NR_writev) {
+	vfs = nr == NR_read || nr == NR_write || nr == NR_readv || nr == NR_writev;
+	if (vfs) {
 		p->vfs_bytes[dir & 1] += ret;
 		p->vfs_ops[dir & 1]++;
 	}
+	if (kind == PM_IO_TCP && *note && !(*note)->via)
+		(*note)->via = vfs ? SOCK_VIA_RW : SOCK_VIA_SENDRECV;
 	return true;
 }
 

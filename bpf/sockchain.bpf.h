@@ -33,11 +33,18 @@ struct {
 #define SOCK_SKIP_ALL  1
 #define SOCK_SKIP_RECV 2
 
+/* How a TCP socket's transfers are made, as its first one was: by read/write/readv/writev (each
+ * later transfer's syscall is looked at again) or by the send/recv family (it is not). */
+#define SOCK_VIA_UNKNOWN 0
+#define SOCK_VIA_RW      1
+#define SOCK_VIA_SENDRECV 2
+
 struct sock_note {
 	__u32 pid;        /* I/O: the tracked process that used it last */
 	__u8 outbound;    /* I/O: that process connected it (the peer's port names the service) */
 	__u8 skip;        /* wire capture: SOCK_SKIP_*, 0 for none */
-	__u8 pad[2];
+	__u8 via;         /* I/O: SOCK_VIA_*, how its first transfer was made */
+	__u8 pad;
 	__u64 connect_ts; /* I/O: SYN sent at, 0 when not connecting */
 };
 

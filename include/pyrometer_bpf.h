@@ -232,6 +232,7 @@ struct pm_stall_event {
 #define PM_GC_GEN_UNKNOWN   3
 #define PM_GC_BUCKETS       22    /* log2 microsecond buckets, see pm_gc_val */
 #define PM_PID_WORDS        65537 /* tracked-pid bitmap words (py_pidmap): pid_max up to 2^22 (resized at load) */
+#define PM_PIDSLOTS         16384 /* entries of the direct-mapped pid -> slot cache (py_pidslots) */
 
 /* Per tracked process (mem_procs, key: tgid), written by userspace at track and kept by the
  * rss_stat program: the anon+shmem page count (the kernel's approximate mm counter, which moves

@@ -129,6 +129,46 @@ static int mark_pid(struct cpu_sampler *s, pid_t pid, bool on)
 	return bpf_map__update_elem(s->skel->maps.py_pidmap, &word, sizeof(word), &bits, sizeof(bits), BPF_ANY);
 }
 
+/* The pid -> slot table entry of pid (bpf/tracked.bpf.h): pid << 32 | slot, 0 when empty. */
+static __u64 pidslot_get(struct cpu_sampler *s, pid_t pid)
+{
+	__u32 idx = (__u32)pid & (PM_PIDSLOTS - 1);
+	__u64 v = 0;
+
+	return bpf_map__lookup_elem(s->skel->maps.py_pidslots, &idx, sizeof(idx), &v, sizeof(v), 0) ? 0 : v;
+}
+
+static void pidslot_set(struct cpu_sampler *s, pid_t pid, __u64 v)
+{
+	__u32 idx = (__u32)pid & (PM_PIDSLOTS - 1);
+
+	bpf_map__update_elem(s->skel->maps.py_pidslots, &idx, sizeof(idx), &v, sizeof(v), BPF_ANY);
+}
+
+/* pid (tracked in slot) takes its entry unless another tracked pid holds it; a failed write
+ * leaves pid on the slower path, still right. */
+static void pidslot_claim(struct cpu_sampler *s, pid_t pid, int slot)
+{
+	__u64 held = pidslot_get(s, pid);
+
+	if (!held || (pid_t)(held >> 32) == pid)
+		pidslot_set(s, pid, (__u64)(__u32)pid << 32 | (__u32)slot);
+}
+
+/* pid is about to be untracked: its entry goes to another tracked pid of the same index, if any. */
+static void pidslot_release(struct cpu_sampler *s, pid_t pid)
+{
+	__u32 idx = (__u32)pid & (PM_PIDSLOTS - 1);
+	__u64 next = 0;
+
+	if ((pid_t)(pidslot_get(s, pid) >> 32) != pid)
+		return;
+	for (int i = 0; i < PM_MAX_PROCS && !next; i++)
+		if (s->slot_pid[i] && s->slot_pid[i] != pid && ((__u32)s->slot_pid[i] & (PM_PIDSLOTS - 1)) == idx)
+			next = (__u64)(__u32)s->slot_pid[i] << 32 | (__u32)i;
+	pidslot_set(s, pid, next);
+}
+
 /* pid's slot: the one it holds, else the first free one; -1 when all are taken. */
 static int slot_of(const struct cpu_sampler *s, pid_t pid, bool take_free)
 {
@@ -160,6 +200,7 @@ int cpu_sampler_track(struct cpu_sampler *s, pid_t pid, const struct pm_proc_cfg
 		return err;
 	}
 	s->slot_pid[slot] = pid;
+	pidslot_claim(s, pid, slot); /* after the insert, like the bit */
 	procs_changed(s);
 	return 0;
 }
@@ -171,6 +212,7 @@ int cpu_sampler_untrack(struct cpu_sampler *s, pid_t pid)
 	int err;
 
 	mark_pid(s, pid, false); /* before the delete */
+	pidslot_release(s, pid);
 	err = bpf_map__delete_elem(s->skel->maps.py_procs, &key, sizeof(key), 0);
 
 	if (slot >= 0)
@@ -283,7 +325,7 @@ int cpu_sampler_prog_fd(struct cpu_sampler *s)
 int cpu_sampler_share_tracked(struct cpu_sampler *s, struct bpf_object *obj)
 {
 	struct bpf_map *mine[] = { s->skel->maps.py_procs, s->skel->maps.py_gen, s->skel->maps.py_tasks,
-				   s->skel->maps.py_pidmap, s->skel->maps.sock_send_chain,
+				   s->skel->maps.py_pidmap, s->skel->maps.py_pidslots, s->skel->maps.sock_send_chain,
 				   s->skel->maps.sock_recv_chain, s->skel->maps.sock_notes };
 
 	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {

@@ -23,6 +23,7 @@
 
 #define MAX_TAPS 32
 #define MAX_SOURCES 16
+#define SYM_ROUND_NS 1000000000ULL /* how often a cached code object is checked against its address */
 
 struct procinfo {
 	pid_t pid;
@@ -55,7 +56,7 @@ struct engine {
 	const struct svc_rules *rules, *excludes;
 	void *src_state[MAX_SOURCES];
 	int src_err[MAX_SOURCES]; /* 0 = running, else the -errno its start returned */
-	uint64_t start_mono_ns, last_drain_ns, last_scan_ns;
+	uint64_t start_mono_ns, last_drain_ns, last_scan_ns, last_round_ns;
 	uint64_t samples_total, samples_unattributed, symbolize_failures, drains;
 };
 
@@ -283,7 +284,12 @@ static void drain(struct engine *e)
 		prof_free(e->scratch);
 		e->scratch = prof_new(PROF_UNIT_SAMPLES, 0);
 	}
-	pysym_next_round(e->sym); /* each code object's header is checked once per drain */
+	/* each code object's header is checked once a round: a code object freed and another made at
+	 * its address within a second is served its predecessor's name until the next round */
+	if (mono_ns() - e->last_round_ns >= SYM_ROUND_NS) {
+		pysym_next_round(e->sym);
+		e->last_round_ns = mono_ns();
+	}
 	if (e->scratch)
 		cpu_sampler_drain(e->cpu, on_sample, e);
 	e->drains++;

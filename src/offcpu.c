@@ -28,6 +28,7 @@
 
 #define DRAIN_BATCH 256
 #define DRAIN_NS 1000000000ULL
+#define VERDICT_NS 2000000000ULL /* verdicts over a window of 10 s slots: decided afresh this often */
 #define LOOP_SAMPLE_HZ 99   /* per loop thread, while it runs */
 #define LOOP_THREADS_MAX 1024
 #define SWEEP_NS 10000000000ULL /* exited loop threads' events are closed this often */
@@ -63,7 +64,7 @@ struct offcpu {
 	struct profile *scratch;
 	struct pm_py_stack *stack_buf;
 	size_t stack_value_size;
-	uint64_t stall_ns, cpu_period_ns, last_drain_ns, last_sweep_ns;
+	uint64_t stall_ns, cpu_period_ns, last_drain_ns, last_sweep_ns, last_verdict_ns;
 	unsigned slot_s, window_s;
 	struct pidrow *pids;
 	size_t npids, pids_cap;
@@ -739,7 +740,10 @@ static void drain(struct offcpu *s)
 	drain_map(s, s->skel->maps.off_hists, on_hist);
 	for (size_t i = 0; i < s->npids; i++)
 		drain_slot(s, &s->pids[i]);
-	offagg_foreach(s->agg, compute_verdict, &vc);
+	if (mono_ns() - s->last_verdict_ns >= VERDICT_NS) {
+		offagg_foreach(s->agg, compute_verdict, &vc);
+		s->last_verdict_ns = mono_ns();
+	}
 }
 
 static void offcpu_tick(void *state, uint64_t now)

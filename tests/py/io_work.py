@@ -1,10 +1,11 @@
-"""Known I/O for the io source: after 'go' on stdin, moves exact byte counts over TCP, UDP, a unix
-socket pair, a pipe and a file (fsync'd), makes CONNECTS good TCP connects and one to a closed
-port, then prints 'done' and idles. Prints 'ready' first."""
+"""Known I/O for the io source: after 'go' on stdin, moves exact byte counts over TCP (by
+sendall/recv, as Python's socket module does, and by write/read on the descriptors, as libuv does),
+UDP, a unix socket pair, a pipe and a file (fsync'd), makes CONNECTS good TCP connects and one to a
+closed port, then prints 'done' and idles. Prints 'ready' first."""
 import os, socket, sys, tempfile, threading, time
 
 MB = 1 << 20
-TCP, UDP, UNIX, PIPE, FILE, CONNECTS = 3 * MB, 64 * 1000, 2 * MB, 1 * MB, 4 * MB, 20
+TCP, TCP_RW, UDP, UNIX, PIPE, FILE, CONNECTS = 3 * MB, 1 * MB, 64 * 1000, 2 * MB, 1 * MB, 4 * MB, 20
 
 
 def tcp_transfer():
@@ -33,6 +34,24 @@ def tcp_transfer():
         socket.create_connection(("127.0.0.1", port)).close()
     t.join()
     return port
+
+
+def tcp_rw_transfer():
+    """TCP_RW bytes by os.write on one end and os.read on the other: read(2)/write(2) on sockets,
+    which /proc/PID/io's rchar/wchar count too."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    c = socket.create_connection(srv.getsockname())
+    conn, _ = srv.accept()
+    chunk = b"w" * 16384
+    for _ in range(TCP_RW // len(chunk)):
+        os.write(c.fileno(), chunk)
+        n = 0
+        while n < len(chunk):
+            n += len(os.read(conn.fileno(), len(chunk) - n))
+    for s in (c, conn, srv):
+        s.close()
 
 
 def udp_transfer():
@@ -84,6 +103,7 @@ def main():
     print("ready", flush=True)
     sys.stdin.readline()
     port = tcp_transfer()
+    tcp_rw_transfer()
     udp_transfer()
     unix_transfer()
     pipe_transfer()
