@@ -79,6 +79,7 @@ static __always_inline bool sock_io(struct sock *sk, int ret, int dir, struct so
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 pid, kind, slot;
+	struct sock_note *tcp;
 	struct pm_io_proc *p;
 	struct pt_regs *regs;
 	__u16 family;
@@ -100,7 +101,8 @@ static __always_inline bool sock_io(struct sock *sk, int ret, int dir, struct so
 	p->ops[kind][dir & 1]++;
 	/* the syscall (~25 ns here): once for a TCP socket that sends and receives with the send/recv
 	 * family, as Python's socket module does; every time for one that uses read/write (libuv) */
-	if (kind == PM_IO_TCP && *note && (*note)->via == SOCK_VIA_SENDRECV)
+	tcp = kind == PM_IO_TCP ? *note : NULL;
+	if (tcp && tcp->via == SOCK_VIA_SENDRECV)
 		return true;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	nr = regs ? regs->orig_ax : -1; /* a BTF pointer: a plain load */
@@ -109,8 +111,8 @@ static __always_inline bool sock_io(struct sock *sk, int ret, int dir, struct so
 		p->vfs_bytes[dir & 1] += ret;
 		p->vfs_ops[dir & 1]++;
 	}
-	if (kind == PM_IO_TCP && *note && !(*note)->via)
-		(*note)->via = vfs ? SOCK_VIA_RW : SOCK_VIA_SENDRECV;
+	if (tcp && tcp->via == SOCK_VIA_UNKNOWN)
+		tcp->via = vfs ? SOCK_VIA_RW : SOCK_VIA_SENDRECV;
 	return true;
 }
 

@@ -129,10 +129,21 @@ static int mark_pid(struct cpu_sampler *s, pid_t pid, bool on)
 	return bpf_map__update_elem(s->skel->maps.py_pidmap, &word, sizeof(word), &bits, sizeof(bits), BPF_ANY);
 }
 
-/* The pid -> slot table entry of pid (bpf/tracked.bpf.h): pid << 32 | slot, 0 when empty. */
+/* The pid -> slot table (bpf/tracked.bpf.h): entry pid % PM_PIDSLOTS holds pid << 32 | slot, 0 when
+ * empty. */
+static __u32 pidslot_index(pid_t pid)
+{
+	return (__u32)pid & (PM_PIDSLOTS - 1);
+}
+
+static __u64 pidslot_entry(pid_t pid, int slot)
+{
+	return (__u64)(__u32)pid << 32 | (__u32)slot;
+}
+
 static __u64 pidslot_get(struct cpu_sampler *s, pid_t pid)
 {
-	__u32 idx = (__u32)pid & (PM_PIDSLOTS - 1);
+	__u32 idx = pidslot_index(pid);
 	__u64 v = 0;
 
 	return bpf_map__lookup_elem(s->skel->maps.py_pidslots, &idx, sizeof(idx), &v, sizeof(v), 0) ? 0 : v;
@@ -140,7 +151,7 @@ static __u64 pidslot_get(struct cpu_sampler *s, pid_t pid)
 
 static void pidslot_set(struct cpu_sampler *s, pid_t pid, __u64 v)
 {
-	__u32 idx = (__u32)pid & (PM_PIDSLOTS - 1);
+	__u32 idx = pidslot_index(pid);
 
 	bpf_map__update_elem(s->skel->maps.py_pidslots, &idx, sizeof(idx), &v, sizeof(v), BPF_ANY);
 }
@@ -152,20 +163,19 @@ static void pidslot_claim(struct cpu_sampler *s, pid_t pid, int slot)
 	__u64 held = pidslot_get(s, pid);
 
 	if (!held || (pid_t)(held >> 32) == pid)
-		pidslot_set(s, pid, (__u64)(__u32)pid << 32 | (__u32)slot);
+		pidslot_set(s, pid, pidslot_entry(pid, slot));
 }
 
 /* pid is about to be untracked: its entry goes to another tracked pid of the same index, if any. */
 static void pidslot_release(struct cpu_sampler *s, pid_t pid)
 {
-	__u32 idx = (__u32)pid & (PM_PIDSLOTS - 1);
 	__u64 next = 0;
 
 	if ((pid_t)(pidslot_get(s, pid) >> 32) != pid)
 		return;
 	for (int i = 0; i < PM_MAX_PROCS && !next; i++)
-		if (s->slot_pid[i] && s->slot_pid[i] != pid && ((__u32)s->slot_pid[i] & (PM_PIDSLOTS - 1)) == idx)
-			next = (__u64)(__u32)s->slot_pid[i] << 32 | (__u32)i;
+		if (s->slot_pid[i] && s->slot_pid[i] != pid && pidslot_index(s->slot_pid[i]) == pidslot_index(pid))
+			next = pidslot_entry(s->slot_pid[i], i);
 	pidslot_set(s, pid, next);
 }
 

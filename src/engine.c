@@ -279,6 +279,8 @@ static int on_sample(const struct cpu_sample *s, void *ctx)
 
 static void drain(struct engine *e)
 {
+	uint64_t now = mono_ns();
+
 	/* the scratch profile only carries frames from one drain to the aggregates */
 	if (prof_nframes(e->scratch) > 100000) {
 		prof_free(e->scratch);
@@ -286,9 +288,9 @@ static void drain(struct engine *e)
 	}
 	/* each code object's header is checked once a round: a code object freed and another made at
 	 * its address within a second is served its predecessor's name until the next round */
-	if (mono_ns() - e->last_round_ns >= SYM_ROUND_NS) {
+	if (now - e->last_round_ns >= SYM_ROUND_NS) {
 		pysym_next_round(e->sym);
-		e->last_round_ns = mono_ns();
+		e->last_round_ns = now;
 	}
 	if (e->scratch)
 		cpu_sampler_drain(e->cpu, on_sample, e);

@@ -728,6 +728,7 @@ static void compute_verdict(const struct offagg_info *info, void *ctx)
 static void drain(struct offcpu *s)
 {
 	struct verdict_ctx vc = { .s = s, .now = now_s() };
+	uint64_t mono = mono_ns();
 
 	if (prof_nframes(s->scratch) > 100000) {
 		prof_free(s->scratch);
@@ -740,9 +741,9 @@ static void drain(struct offcpu *s)
 	drain_map(s, s->skel->maps.off_hists, on_hist);
 	for (size_t i = 0; i < s->npids; i++)
 		drain_slot(s, &s->pids[i]);
-	if (mono_ns() - s->last_verdict_ns >= VERDICT_NS) {
+	if (mono - s->last_verdict_ns >= VERDICT_NS) {
 		offagg_foreach(s->agg, compute_verdict, &vc);
-		s->last_verdict_ns = mono_ns();
+		s->last_verdict_ns = mono;
 	}
 }
 
